@@ -1,0 +1,497 @@
+"""Sparse solvers for the free-DOF stiffness system ``K u = f``.
+
+The sparsity pattern of ``K`` is fixed per problem and its values change per design, so every
+solver splits its work in three:
+
+- construction, once per problem: symbolic analysis (fill-reducing ordering, elimination tree)
+  where the backend allows it;
+- :meth:`SparseSolver.factorize`, once per design: numeric factorization (or the AMG hierarchy);
+- :meth:`SparseSolver.solve`, any number of times per design: the compliance solve and one per
+  Hessian-vector product reuse the factorization.
+
+Backends (select by name; ``"auto"`` chooses by problem size, see :func:`make_solver`):
+
+``"pardiso"``
+    Intel MKL PARDISO (the runtime the ``pypardiso`` wheel brings) for symmetric positive definite
+    matrices, called through a thin ctypes binding so that the three PARDISO phases map onto the
+    three steps above: analysis (phase 11) once, numeric factorization (phase 22) per design,
+    solves (phase 33). Works on the upper triangle.
+``"cholmod"``
+    CHOLMOD through ``cholespy``, which bundles it. Its API fuses symbolic and numeric
+    factorization, so the analysis is repeated per design; kept for comparison and as a fallback
+    where MKL is unavailable.
+``"superlu"``
+    SciPy's SuperLU in symmetric mode (always available; the slowest direct path).
+``"amg"``
+    Conjugate gradients preconditioned by pyamg smoothed aggregation built with the rigid-body
+    near-null space, warm-started from the previous solution: memory grows linearly with the
+    grid, for very large problems.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import sys
+from abc import ABC, abstractmethod
+from ctypes.util import find_library
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ..errors import InvalidInputError, UnderconstrainedProblemError
+
+__all__ = [
+    "SparseSolver",
+    "PardisoSolver",
+    "CholmodSolver",
+    "SuperLUSolver",
+    "AMGSolver",
+    "available_solvers",
+    "make_solver",
+    "AUTO_ITERATIVE_THRESHOLD",
+]
+
+#: Free-DOF count above which ``solver="auto"`` switches from the direct solver to AMG-CG.
+#: Measured on this project's 2-core machines (see BENCHMARKS.md): PARDISO stays faster up to
+#: the largest grids the memory allows, so the threshold only guards memory.
+AUTO_ITERATIVE_THRESHOLD = 12_000_000
+
+
+class SparseSolver(ABC):
+    """Solve ``K x = b`` for a symmetric positive definite ``K`` with a fixed sparsity pattern.
+
+    Parameters
+    ----------
+    indptr, indices : ndarray of int32
+        CSR pattern of ``K`` (``n + 1`` and ``nnz`` entries, columns sorted within rows): the
+        upper triangle when :attr:`upper_triangle` is True, else the full matrix.
+    n : int
+        Number of rows (free DOFs).
+    """
+
+    #: Registry name of the backend.
+    name: str = ""
+    #: Whether the backend takes only the upper triangle of ``K``.
+    upper_triangle: bool = False
+    #: Whether a solution is exact to round-off (direct) or to a tolerance (iterative).
+    direct: bool = True
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, n: int) -> None:
+        self.indptr = np.ascontiguousarray(indptr, dtype=np.int32)
+        self.indices = np.ascontiguousarray(indices, dtype=np.int32)
+        self.n = int(n)
+        if self.indptr.shape != (self.n + 1,):
+            raise InvalidInputError(f"indptr must have n + 1 = {self.n + 1} entries")
+        self.nnz = int(self.indptr[-1])
+        self._factorized = False
+
+    @abstractmethod
+    def factorize(self, data: np.ndarray) -> None:
+        """Numeric factorization of the matrix with CSR values ``data`` (nnz,)."""
+
+    @abstractmethod
+    def _solve(self, b: np.ndarray, x0: np.ndarray | None) -> np.ndarray: ...
+
+    def solve(self, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
+        """Solve ``K x = b`` with the current factorization.
+
+        Parameters
+        ----------
+        b : ndarray (n,)
+            Right-hand side.
+        x0 : ndarray (n,), optional
+            Initial guess; used by iterative backends (warm start), ignored by direct ones.
+
+        Returns
+        -------
+        x : ndarray (n,) float64
+        """
+        if not self._factorized:
+            raise RuntimeError("factorize() must be called before solve()")
+        b = np.ascontiguousarray(b, dtype=np.float64)
+        if b.shape != (self.n,):
+            raise InvalidInputError(f"right-hand side must have shape ({self.n},), got {b.shape}")
+        if x0 is not None and np.shape(x0) != (self.n,):
+            raise InvalidInputError(f"x0 must have shape ({self.n},), got {np.shape(x0)}")
+        return self._solve(b, x0)
+
+    def _check_data(self, data: np.ndarray) -> np.ndarray:
+        data = np.ascontiguousarray(data, dtype=np.float64)
+        if data.shape != (self.nnz,):
+            raise InvalidInputError(f"matrix values must have shape ({self.nnz},), got {data.shape}")
+        return data
+
+    def _full_matrix(self, data: np.ndarray) -> sp.csr_matrix:
+        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
+
+
+def _singular(detail: str) -> UnderconstrainedProblemError:
+    return UnderconstrainedProblemError(
+        "the stiffness matrix is not positive definite (" + detail + "): the supports leave a "
+        "rigid-body motion free or the element moduli are not positive"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# MKL PARDISO
+# --------------------------------------------------------------------------------------------
+
+
+def _load_mkl_runtime() -> ctypes.CDLL | None:
+    candidates = []
+    env = os.environ.get("PYPARDISO_MKL_RT")
+    if env:
+        candidates.append(env)
+    for name in ("mkl_rt", "mkl_rt.2", "mkl_rt.1"):
+        found = find_library(name)
+        if found:
+            candidates.append(found)
+    for prefix in {sys.prefix, sys.base_prefix}:
+        candidates += sorted(glob.glob(os.path.join(prefix, "lib*", "libmkl_rt.so*")), key=len)
+        candidates += sorted(glob.glob(os.path.join(prefix, "Library", "bin", "mkl_rt*.dll")))
+    for path in candidates:
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+_MKL: ctypes.CDLL | None | bool = False  # False: not looked up yet
+
+
+def _mkl() -> ctypes.CDLL | None:
+    global _MKL
+    if _MKL is False:
+        _MKL = _load_mkl_runtime()
+        if _MKL is not None:
+            _i32p = ctypes.POINTER(ctypes.c_int32)
+            _MKL.pardiso.argtypes = [
+                ctypes.c_void_p,  # pt (64 handles)
+                _i32p,  # maxfct
+                _i32p,  # mnum
+                _i32p,  # mtype
+                _i32p,  # phase
+                _i32p,  # n
+                ctypes.c_void_p,  # a
+                ctypes.c_void_p,  # ia
+                ctypes.c_void_p,  # ja
+                ctypes.c_void_p,  # perm
+                _i32p,  # nrhs
+                ctypes.c_void_p,  # iparm
+                _i32p,  # msglvl
+                ctypes.c_void_p,  # b
+                ctypes.c_void_p,  # x
+                _i32p,  # error
+            ]
+            _MKL.pardiso.restype = None
+    return _MKL  # type: ignore[return-value]
+
+
+_PARDISO_ERRORS = {
+    -1: "input inconsistent",
+    -2: "not enough memory",
+    -3: "reordering problem",
+    -4: "zero pivot, numerical factorization or iterative refinement problem",
+    -5: "unclassified (internal) error",
+    -6: "reordering failed",
+    -7: "diagonal matrix is singular",
+    -8: "32-bit integer overflow problem",
+    -9: "not enough memory for out-of-core solver",
+    -10: "error opening out-of-core files",
+    -11: "read/write error with out-of-core files",
+}
+
+
+class PardisoSolver(SparseSolver):
+    """MKL PARDISO, real symmetric positive definite (``mtype = 2``), upper triangle.
+
+    The fill-reducing ordering (METIS nested dissection) and symbolic factorization run once in
+    the constructor; :meth:`factorize` runs only the numeric phase.
+    """
+
+    name = "pardiso"
+    upper_triangle = True
+
+    _MTYPE_SPD = 2
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, n: int) -> None:
+        super().__init__(indptr, indices, n)
+        lib = _mkl()
+        if lib is None:
+            raise RuntimeError("MKL runtime not found: install 'pypardiso' (or 'mkl')")
+        self._pardiso = lib.pardiso
+        self._pt = np.zeros(64, dtype=np.int64)
+        self._iparm = np.zeros(64, dtype=np.int32)
+        iparm = self._iparm
+        iparm[0] = 1  # use the values below, not the defaults
+        iparm[1] = 2  # METIS nested-dissection ordering
+        iparm[7] = 0  # no iterative refinement: the factorization is exact for SPD
+        iparm[9] = 8  # pivot perturbation 1e-8 (unused for SPD without pivoting)
+        iparm[17] = -1  # report the number of nonzeros in the factor
+        iparm[26] = 0  # no matrix checker (the pattern comes from the core, sorted)
+        iparm[34] = 1  # zero-based indexing
+        self._data = np.zeros(self.nnz)
+        self._perm = np.zeros(0, dtype=np.int32)
+        self._error = ctypes.c_int32(0)
+        self._b = np.zeros(0)
+        self._call(11, self._data, np.zeros(1), np.zeros(1))
+        self._analysed = True
+
+    @property
+    def factor_nnz(self) -> int:
+        """Number of nonzeros in the Cholesky factor (after the analysis)."""
+        return int(self._iparm[17])
+
+    def _call(self, phase: int, data: np.ndarray, b: np.ndarray, x: np.ndarray) -> None:
+        error = self._error
+        error.value = 0
+        i32 = ctypes.c_int32
+        self._pardiso(
+            self._pt.ctypes.data,
+            ctypes.byref(i32(1)),
+            ctypes.byref(i32(1)),
+            ctypes.byref(i32(self._MTYPE_SPD)),
+            ctypes.byref(i32(phase)),
+            ctypes.byref(i32(self.n)),
+            data.ctypes.data,
+            self.indptr.ctypes.data,
+            self.indices.ctypes.data,
+            self._perm.ctypes.data,
+            ctypes.byref(i32(1)),
+            self._iparm.ctypes.data,
+            ctypes.byref(i32(0)),
+            b.ctypes.data,
+            x.ctypes.data,
+            ctypes.byref(error),
+        )
+        if error.value != 0:
+            detail = _PARDISO_ERRORS.get(error.value, "unknown error")
+            if error.value in (-4, -7):
+                raise _singular(f"PARDISO error {error.value}: {detail}")
+            raise RuntimeError(f"PARDISO phase {phase} failed with error {error.value}: {detail}")
+
+    def factorize(self, data: np.ndarray) -> None:
+        data = self._check_data(data)
+        # PARDISO keeps pointers to the values between phases: hold them.
+        self._data = data
+        self._factorized = False
+        self._call(22, data, np.zeros(1), np.zeros(1))
+        # For mtype 2 PARDISO reports a non-positive pivot through iparm[29] / error -4; the
+        # inertia check below catches matrices that are merely indefinite.
+        if self._iparm[22] > 0:  # number of negative eigenvalues
+            raise _singular(f"{int(self._iparm[22])} negative pivots")
+        self._factorized = True
+
+    def _solve(self, b: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
+        x = np.empty(self.n)
+        self._call(33, self._data, b, x)
+        return x
+
+    def release(self) -> None:
+        """Free PARDISO's internal memory (also done when the solver is garbage collected)."""
+        if getattr(self, "_analysed", False):
+            self._analysed = False
+            self._factorized = False
+            try:
+                self._call(-1, self._data, np.zeros(1), np.zeros(1))
+            except Exception:  # pragma: no cover - best effort at teardown
+                pass
+
+    def __del__(self) -> None:
+        self.release()
+
+
+# --------------------------------------------------------------------------------------------
+# CHOLMOD (cholespy), SuperLU, AMG
+# --------------------------------------------------------------------------------------------
+
+
+class CholmodSolver(SparseSolver):
+    """CHOLMOD supernodal Cholesky through ``cholespy`` (symbolic + numeric per design)."""
+
+    name = "cholmod"
+    upper_triangle = False
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, n: int) -> None:
+        super().__init__(indptr, indices, n)
+        try:
+            import cholespy
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise RuntimeError("the 'cholmod' solver needs 'pip install cholespy'") from exc
+        self._cholespy = cholespy
+        self._factor = None
+        # cholespy's nanobind signature wants writeable arrays.
+        self._indptr_rw = self.indptr.copy()
+        self._indices_rw = self.indices.copy()
+
+    def factorize(self, data: np.ndarray) -> None:
+        data = self._check_data(data)
+        cs = self._cholespy
+        self._factorized = False
+        try:
+            self._factor = cs.CholeskySolverD(
+                self.n, self._indptr_rw, self._indices_rw, data, cs.MatrixType.CSR
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise _singular(f"CHOLMOD: {exc}") from exc
+        self._factorized = True
+
+    def _solve(self, b: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
+        x = np.empty(self.n)
+        self._factor.solve(b, x)
+        return x
+
+
+class SuperLUSolver(SparseSolver):
+    """SciPy's SuperLU in symmetric mode (minimum degree on ``A^T + A``, diagonal pivots)."""
+
+    name = "superlu"
+    upper_triangle = False
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, n: int) -> None:
+        super().__init__(indptr, indices, n)
+        self._lu = None
+
+    def factorize(self, data: np.ndarray) -> None:
+        data = self._check_data(data)
+        self._factorized = False
+        K = self._full_matrix(data).tocsc()
+        try:
+            self._lu = spla.splu(
+                K,
+                permc_spec="MMD_AT_PLUS_A",
+                diag_pivot_thresh=0.0,
+                options={"SymmetricMode": True},
+            )
+        except RuntimeError as exc:
+            raise _singular(f"SuperLU: {exc}") from exc
+        diag = self._lu.U.diagonal()
+        if not np.all(diag > 0):
+            raise _singular("SuperLU found a non-positive pivot")
+        self._factorized = True
+
+    def _solve(self, b: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
+        return self._lu.solve(b)
+
+
+class AMGSolver(SparseSolver):
+    """CG preconditioned by smoothed-aggregation AMG with rigid-body near-null space.
+
+    Parameters
+    ----------
+    near_null_space : ndarray (n, 3), optional
+        Rigid-body modes restricted to the free DOFs (translations in x and y, rotation).
+        Without it the constant vectors per component are used.
+    rtol : float
+        Relative residual tolerance of CG (``||b - K x|| <= rtol ||b||``).
+    maxiter : int
+        Most CG iterations per solve; not converging raises ``RuntimeError``.
+    """
+
+    name = "amg"
+    upper_triangle = False
+    direct = False
+
+    def __init__(
+        self,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        n: int,
+        near_null_space: np.ndarray | None = None,
+        rtol: float = 1e-10,
+        maxiter: int = 2000,
+    ) -> None:
+        super().__init__(indptr, indices, n)
+        if near_null_space is not None:
+            near_null_space = np.ascontiguousarray(near_null_space, dtype=np.float64)
+            if near_null_space.ndim != 2 or near_null_space.shape[0] != n:
+                raise InvalidInputError(f"near_null_space must have shape ({n}, k)")
+        self.near_null_space = near_null_space
+        self.rtol = float(rtol)
+        self.maxiter = int(maxiter)
+        self._hierarchy = None
+        self._K = None
+        #: CG iterations of the last solve.
+        self.last_iterations = 0
+
+    def factorize(self, data: np.ndarray) -> None:
+        import pyamg
+
+        data = self._check_data(data)
+        self._factorized = False
+        self._K = self._full_matrix(data)
+        diag = self._K.diagonal()
+        if not np.all(diag > 0):
+            raise _singular("non-positive diagonal entry")
+        self._hierarchy = pyamg.smoothed_aggregation_solver(
+            self._K,
+            B=self.near_null_space,
+            symmetry="symmetric",
+            strength=("symmetric", {"theta": 0.0}),
+            smooth=("jacobi", {"omega": 4.0 / 3.0, "degree": 1}),
+            max_coarse=500,
+        )
+        self._factorized = True
+
+    def _solve(self, b: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
+        residuals: list[float] = []
+        x = self._hierarchy.solve(
+            b,
+            x0=x0,
+            tol=self.rtol,
+            maxiter=self.maxiter,
+            accel="cg",
+            residuals=residuals,
+        )
+        self.last_iterations = max(len(residuals) - 1, 0)
+        bnorm = np.linalg.norm(b)
+        if bnorm > 0 and np.linalg.norm(b - self._K @ x) > 10 * self.rtol * bnorm:
+            raise RuntimeError(
+                f"AMG-CG did not reach rtol={self.rtol:g} in {self.maxiter} iterations"
+            )
+        return x
+
+
+_BACKENDS: dict[str, type[SparseSolver]] = {
+    "pardiso": PardisoSolver,
+    "cholmod": CholmodSolver,
+    "superlu": SuperLUSolver,
+    "amg": AMGSolver,
+}
+
+
+def available_solvers() -> list[str]:
+    """Names of the backends usable in this environment, in order of preference."""
+    names = []
+    if _mkl() is not None:
+        names.append("pardiso")
+    try:
+        import cholespy  # noqa: F401
+
+        names.append("cholmod")
+    except ImportError:
+        pass
+    names += ["superlu", "amg"]
+    return names
+
+
+def resolve_solver_name(name: str, n_free: int) -> str:
+    """The backend that ``name`` selects for a system with ``n_free`` unknowns."""
+    if name == "auto":
+        if n_free > AUTO_ITERATIVE_THRESHOLD:
+            return "amg"
+        return available_solvers()[0]
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown solver {name!r}; choose 'auto' or one of {sorted(_BACKENDS)}")
+    return name
+
+
+def solver_class(name: str) -> type[SparseSolver]:
+    """The backend class registered as ``name`` (not ``"auto"``)."""
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown solver {name!r}; choose 'auto' or one of {sorted(_BACKENDS)}")
+    return _BACKENDS[name]
