@@ -154,5 +154,7 @@ class SigmoidState:
         ds, S1 = self._ds, self._S1
         q = self._d2s * self._project(vd)
         sg = float(ds @ gd)
-        term = q * gd - q * (sg / S1) - ds * (float(q @ gd) / S1) + ds * (sg * float(q.sum()) / S1**2)
+        term = (
+            q * gd - q * (sg / S1) - ds * (float(q @ gd) / S1) + ds * (sg * float(q.sum()) / S1**2)
+        )
         return self._owner._scatter(term)

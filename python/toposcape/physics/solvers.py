@@ -121,7 +121,9 @@ class SparseSolver(ABC):
     def _check_data(self, data: np.ndarray) -> np.ndarray:
         data = np.ascontiguousarray(data, dtype=np.float64)
         if data.shape != (self.nnz,):
-            raise InvalidInputError(f"matrix values must have shape ({self.nnz},), got {data.shape}")
+            raise InvalidInputError(
+                f"matrix values must have shape ({self.nnz},), got {data.shape}"
+            )
         return data
 
     def _full_matrix(self, data: np.ndarray) -> sp.csr_matrix:
