@@ -18,4 +18,4 @@ class UnderconstrainedProblemError(InvalidProblemError):
 
 
 class InvalidInputError(ValueError):
-    """An array passed to a solver or objective has the wrong shape, non-finite or out-of-range values."""
+    """An array passed to a solver or objective is malformed (shape, NaN/inf, range)."""

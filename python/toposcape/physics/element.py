@@ -73,8 +73,8 @@ def simp_modulus(
     Returns
     -------
     E, dE, d2E : ndarray, same shape as ``x``
-        ``E(x)``, ``E'(x) = p x**(p-1) (e_0 - e_min)`` and ``E''(x) = p (p-1) x**(p-2) (e_0 - e_min)``
-        (exactly 0 for ``p = 1``, also at ``x = 0``).
+        ``E(x)``, ``E'(x) = p x**(p-1) (e_0 - e_min)`` and
+        ``E''(x) = p (p-1) x**(p-2) (e_0 - e_min)`` (exactly 0 for ``p = 1``, also at ``x = 0``).
     """
     x = np.asarray(x, dtype=np.float64)
     scale = e_0 - e_min

@@ -148,7 +148,7 @@ class SigmoidState:
         return self._owner._scatter(self._ds * self._project(gd))
 
     def second_order(self, g: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """``sum_i g_i (d^2 x_i / dz^2) v``: the curvature term of a Hessian-vector product, (H, W)."""
+        """``sum_i g_i (d^2 x_i / dz^2) v``: the curvature term of an HVP, (H, W)."""
         gd = self._owner._designable(g, "g")
         vd = self._owner._designable(v, "v")
         ds, S1 = self._ds, self._S1

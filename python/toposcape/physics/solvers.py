@@ -9,7 +9,7 @@ solver splits its work in three:
 - :meth:`SparseSolver.solve`, any number of times per design: the compliance solve and one per
   Hessian-vector product reuse the factorization.
 
-Backends (select by name; ``"auto"`` chooses by problem size, see :func:`make_solver`):
+Backends (select by name; ``"auto"`` chooses by problem size, see :func:`resolve_solver_name`):
 
 ``"pardiso"``
     Intel MKL PARDISO (the runtime the ``pypardiso`` wheel brings) for symmetric positive definite
@@ -50,7 +50,8 @@ __all__ = [
     "SuperLUSolver",
     "AMGSolver",
     "available_solvers",
-    "make_solver",
+    "resolve_solver_name",
+    "solver_class",
     "AUTO_ITERATIVE_THRESHOLD",
 ]
 
