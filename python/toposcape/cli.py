@@ -69,7 +69,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"|gradient|   {np.linalg.norm(g):.6g}")
     print(f"v.Hv         {float(v @ hv):.6g}")
     print(f"value+grad   {t_vg * 1e3:9.2f} ms  (median of {args.repeat}, fresh designs)")
-    print(f"hvp          {t_hvp * 1e3:9.2f} ms  ({t_hvp / t_vg:.2f}x value+grad, reuses the factor)")
+    print(f"hvp          {t_hvp * 1e3:9.2f} ms  ({t_hvp / t_vg:.2f}x value+grad, same factor)")
     return 0
 
 

@@ -18,7 +18,13 @@ from .element import E_0, E_MIN, element_stiffness, simp_modulus
 from .kernels import element_bilinear, element_energies, scatter_element_loads
 from .solvers import AMGSolver, SparseSolver, resolve_solver_name, solver_class
 
-__all__ = ["Compliance", "FieldState"]
+__all__ = [
+    "Compliance",
+    "FieldState",
+    "assemble_stiffness",
+    "compliance_sensitivities",
+    "solve_displacements",
+]
 
 
 class FieldState:
@@ -251,3 +257,51 @@ class Compliance:
         data = pattern.assemble(self.ke, young.ravel())
         n = pattern.n_free
         return sp.csr_matrix((data, pattern.indices.copy(), pattern.indptr.copy()), shape=(n, n))
+
+
+# --------------------------------------------------------------------------------------------
+# One-call conveniences for embedding the physics in other codes. For repeated evaluations on
+# one problem, keep a Compliance object instead: it holds the pattern and the symbolic analysis.
+# --------------------------------------------------------------------------------------------
+
+
+def assemble_stiffness(
+    problem, x: np.ndarray, penal: float = 3.0, free_only: bool = True
+) -> sp.csr_matrix:
+    """Stiffness matrix ``K(x) = sum_e E(x_e) KE`` of ``problem`` as SciPy CSR.
+
+    Parameters
+    ----------
+    problem : toposcape.problems.Problem
+    x : ndarray (H, W)
+        Physical densities (>= 0).
+    penal : float
+        SIMP penalty.
+    free_only : bool
+        True: ``K_ff`` over the free DOFs (``problem.free_dofs`` order). False: all
+        ``2 (W+1) (H+1)`` DOFs, supports not applied.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, symmetric
+    """
+    return Compliance(problem, penal=penal, solver="superlu").stiffness_matrix(x, free_only)
+
+
+def solve_displacements(
+    problem, x: np.ndarray, penal: float = 3.0, solver: str = "auto"
+) -> np.ndarray:
+    """Displacements ``u`` (``2 (W+1) (H+1)``,) solving ``K(x) u = f``, 0 on fixed DOFs."""
+    return Compliance(problem, penal=penal, solver=solver).state(x).u.copy()
+
+
+def compliance_sensitivities(
+    x: np.ndarray, energies: np.ndarray, penal: float = 3.0, e_min: float = E_MIN, e_0: float = E_0
+) -> np.ndarray:
+    """``dc/dx_e = -E'(x_e) u_e^T KE u_e`` from element energies (both (H, W))."""
+    x = np.asarray(x, dtype=np.float64)
+    energies = np.asarray(energies, dtype=np.float64)
+    if x.shape != energies.shape:
+        raise InvalidInputError(f"x {x.shape} and energies {energies.shape} differ in shape")
+    _, dyoung, _ = simp_modulus(x, penal, e_min, e_0)
+    return -dyoung * energies
