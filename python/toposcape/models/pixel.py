@@ -55,12 +55,12 @@ class PixelObjective:
         filter_radius: float = 2.0,
     ) -> None:
         self.problem = problem
-        self.penal = float(penal)
+        self.physics = Compliance(problem, penal=penal, solver=solver)
+        self.penal = self.physics.penal
         self.volume_constraint = bool(volume_constraint)
         self.shape = (int(problem.height), int(problem.width))
         self.size = self.shape[0] * self.shape[1]
         self.mask = np.asarray(problem.mask, dtype=bool)
-        self.physics = Compliance(problem, penal=penal, solver=solver)
         self.filter = ConeFilter(self.mask, filter_radius)
         self.sigmoid = VolumeSigmoid(self.mask, problem.density) if volume_constraint else None
         self._theta: np.ndarray | None = None
@@ -73,6 +73,8 @@ class PixelObjective:
 
     # ----------------------------------------------------------------------------------------
     def _check_theta(self, theta: np.ndarray, name: str = "theta") -> np.ndarray:
+        if np.iscomplexobj(theta):
+            raise InvalidInputError(f"{name} must be real, got complex values")
         theta = np.asarray(theta, dtype=np.float64)
         if theta.shape != (self.size,):
             raise InvalidInputError(

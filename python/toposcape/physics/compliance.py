@@ -27,6 +27,13 @@ __all__ = [
 ]
 
 
+def _as_float(value, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+
+
 class FieldState:
     """The physics at one design: moduli, displacements and element energies.
 
@@ -93,6 +100,9 @@ class Compliance:
         e_0: float = E_0,
         poisson: float = 0.3,
     ) -> None:
+        penal = _as_float(penal, "penal")
+        e_min = _as_float(e_min, "e_min")
+        e_0 = _as_float(e_0, "e_0")
         if not np.isfinite(penal) or penal < 1.0:
             raise ValueError(f"penal must be a finite number >= 1, got {penal}")
         if not (0 < e_min < e_0 and np.isfinite(e_0)):
@@ -149,6 +159,8 @@ class Compliance:
         )
 
     def _check_density(self, x: np.ndarray, name: str = "x") -> np.ndarray:
+        if np.iscomplexobj(x):
+            raise InvalidInputError(f"{name} must be real, got complex values")
         x = np.asarray(x, dtype=np.float64)
         if x.shape != self.shape:
             raise InvalidInputError(f"{name} must have shape {self.shape} (H, W), got {x.shape}")
@@ -159,6 +171,8 @@ class Compliance:
         return x
 
     def _check_direction(self, v: np.ndarray) -> np.ndarray:
+        if np.iscomplexobj(v):
+            raise InvalidInputError("v must be real, got complex values")
         v = np.asarray(v, dtype=np.float64)
         if v.shape != self.shape:
             raise InvalidInputError(f"v must have shape {self.shape} (H, W), got {v.shape}")
@@ -217,13 +231,17 @@ class Compliance:
         """
         st = self.state(x)
         v = self._check_direction(v)
+        if np.any(np.isinf(st.d2young) & (v != 0)):
+            raise InvalidInputError(
+                f"the Hessian is unbounded here: E''(x) is infinite at zero density for "
+                f"1 < penal < 2 (penal = {self.penal:g}) and v moves a zero-density cell"
+            )
         w_free = self._solve_second_order(st, v)
         w = np.zeros(self.n_dofs)
         w[self.free_dofs] = w_free
         cross = element_bilinear(self.ke, st.u, w, self.height, self.width)
         curvature = st.d2young * v
-        # E'' may be infinite at x = 0 for 1 < p < 2; only cells with v != 0 contribute.
-        curvature[v == 0] = 0.0
+        curvature[v == 0] = 0.0  # E'' may be infinite where v = 0 (x = 0, 1 < p < 2)
         return 2.0 * st.dyoung * cross - curvature * st.energies
 
     def _solve_second_order(self, st: FieldState, v: np.ndarray) -> np.ndarray:

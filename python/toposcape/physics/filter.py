@@ -48,9 +48,13 @@ class ConeFilter:
         self._transpose = self.matrix.T.tocsr()
 
     def _flat(self, x: np.ndarray, name: str) -> np.ndarray:
+        if np.iscomplexobj(x):
+            raise InvalidInputError(f"{name} must be real, got complex values")
         x = np.asarray(x, dtype=np.float64)
         if x.shape != self.shape:
             raise InvalidInputError(f"{name} must have shape {self.shape}, got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise InvalidInputError(f"{name} contains NaN or inf")
         return x.ravel()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

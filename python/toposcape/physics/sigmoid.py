@@ -58,6 +58,10 @@ class VolumeSigmoid:
             raise InvalidInputError(f"mask must be 2-D (H, W), got shape {mask.shape}")
         if not mask.any():
             raise InvalidInputError("mask has no designable cell")
+        try:
+            density = float(density)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"density must be a number, got {density!r}") from None
         if not (np.isfinite(density) and 0.0 < density < 1.0):
             raise InvalidInputError(f"density must lie strictly inside (0, 1), got {density}")
         self.mask = mask
@@ -66,6 +70,8 @@ class VolumeSigmoid:
         self._index = np.flatnonzero(mask.ravel())
 
     def _designable(self, z: np.ndarray, name: str = "z") -> np.ndarray:
+        if np.iscomplexobj(z):
+            raise InvalidInputError(f"{name} must be real, got complex values")
         z = np.asarray(z, dtype=np.float64)
         if z.shape != self.shape:
             raise InvalidInputError(f"{name} must have shape {self.shape}, got {z.shape}")
@@ -80,6 +86,8 @@ class VolumeSigmoid:
         for _ in range(200):
             s = sigmoid(zd + b)
             residual = float(s.sum()) - target
+            if residual == 0.0:
+                return b
             if residual > 0:
                 hi = b
             else:
@@ -101,6 +109,13 @@ class VolumeSigmoid:
             raise InvalidInputError("logits contain NaN or inf")
         b = self.shift(zd)
         s = sigmoid(zd + b)
+        mean = float(s.mean())
+        if abs(mean - self.density) > 1e-9:
+            raise InvalidInputError(
+                f"the volume constraint cannot be met in floating point: the logits are too "
+                f"large in magnitude (max |z| = {np.abs(zd).max():.3g}; mean density "
+                f"{mean:.6g} instead of {self.density:g})"
+            )
         return SigmoidState(self, b, s)
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
@@ -134,7 +149,10 @@ class SigmoidState:
         self.x = owner._scatter(s)
 
     def _project(self, v: np.ndarray) -> np.ndarray:
-        # Change of t = z + b along v: delta = v + (db/dz . v).
+        # Change of t = z + b along v: delta = v + (db/dz . v). With every cell saturated
+        # (S1 = 0) all derivatives vanish, and s' = 0 makes every caller's result 0.
+        if self._S1 == 0.0:
+            return np.zeros_like(v)
         return v - float(self._ds @ v) / self._S1
 
     def jvp(self, v: np.ndarray) -> np.ndarray:
@@ -152,6 +170,8 @@ class SigmoidState:
         gd = self._owner._designable(g, "g")
         vd = self._owner._designable(v, "v")
         ds, S1 = self._ds, self._S1
+        if S1 == 0.0:
+            return self._owner._scatter(np.zeros_like(gd))
         q = self._d2s * self._project(vd)
         sg = float(ds @ gd)
         term = (
