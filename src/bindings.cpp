@@ -3,11 +3,15 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 
 #include "fem/assembly.hpp"
 #include "fem/filter.hpp"
+#include "optim/lbfgs.hpp"
+#include "optim/line_search.hpp"
 
 namespace py = pybind11;
 using toposcape::fem::StiffnessPattern;
@@ -99,10 +103,61 @@ py::tuple cone_filter(const carray<uint8_t>& mask, double radius) {
     return py::make_tuple(copy_of(F.indptr), copy_of(F.indices), copy_of(F.data));
 }
 
+
+// ---------------------------------------------------------------------------------------
+// optim
+// ---------------------------------------------------------------------------------------
+using toposcape::optim::LbfgsMemory;
+
+const double* vector_arg(const carray<double>& a, int64_t n, const char* name) {
+    if (a.ndim() != 1 || a.shape(0) != n) {
+        throw py::value_error(std::string(name) + " must be a 1-D float64 array of length " +
+                              std::to_string(n));
+    }
+    return a.data();
+}
+
+py::array_t<double> output_arg(py::object out, int64_t n) {
+    if (out.is_none()) return py::array_t<double>(n);
+    auto arr = py::cast<py::array_t<double>>(out);
+    require(arr.ndim() == 1 && arr.shape(0) == n && arr.writeable() &&
+                (arr.flags() & py::array::c_style),
+            "out must be a writeable contiguous float64 array of length " + std::to_string(n));
+    return arr;
+}
+
+template <void (LbfgsMemory::*Apply)(const double*, double*) const>
+py::array_t<double> apply_memory(const LbfgsMemory& mem, const carray<double>& v, py::object out) {
+    const double* vp = vector_arg(v, mem.n(), "v");
+    auto result = output_arg(out, mem.n());
+    double* op = result.mutable_data();
+    require(op != vp, "out must not alias v");
+    {
+        py::gil_scoped_release release;
+        (mem.*Apply)(vp, op);
+    }
+    return result;
+}
+
+py::tuple memory_pairs(const LbfgsMemory& mem) {
+    const int k = mem.size();
+    const int64_t n = mem.n();
+    py::array_t<double> S({static_cast<py::ssize_t>(k), static_cast<py::ssize_t>(n)});
+    py::array_t<double> Y({static_cast<py::ssize_t>(k), static_cast<py::ssize_t>(n)});
+    double* sp = S.mutable_data();
+    double* yp = Y.mutable_data();
+    for (int i = 0; i < k; ++i) {
+        std::copy(mem.s(i), mem.s(i) + n, sp + i * n);
+        std::copy(mem.y(i), mem.y(i) + n, yp + i * n);
+    }
+    return py::make_tuple(S, Y);
+}
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
-    m.doc() = "toposcape's compiled core: structured-grid FE assembly and the cone filter.";
+    m.doc() =
+        "toposcape's compiled core: structured-grid FE assembly, the cone filter, the L-BFGS "
+        "memory and line searches.";
 
     py::class_<StiffnessPattern, std::shared_ptr<StiffnessPattern>>(
         m, "StiffnessPattern",
@@ -136,6 +191,78 @@ PYBIND11_MODULE(_core, m) {
           py::arg("free_index"), py::arg("upper"),
           "Build the CSR pattern of K_ff and its scatter map for a width x height grid. "
           "free_index: int64 (2*(W+1)*(H+1),), the free position of each DOF or -1 if fixed.");
+    namespace opt = toposcape::optim;
+    py::enum_<opt::Task>(m, "Task", "State of a reverse-communication line search.")
+        .value("EVALUATE", opt::Task::Evaluate)
+        .value("CONVERGED", opt::Task::Converged)
+        .value("WARNING", opt::Task::Warning)
+        .value("ERROR", opt::Task::Error);
+
+    py::class_<LbfgsMemory>(m, "LbfgsMemory",
+                            "Ring buffer of L-BFGS pairs (s, y) with the two-loop recursion and "
+                            "the compact-representation products B_k v and H_k v.")
+        .def(py::init([](int64_t n, int memory) {
+                 require(n >= 1, "n must be >= 1");
+                 require(memory >= 1, "memory must be >= 1");
+                 return std::make_unique<LbfgsMemory>(n, memory);
+             }),
+             py::arg("n"), py::arg("memory"))
+        .def_property_readonly("n", &LbfgsMemory::n)
+        .def_property_readonly("memory", &LbfgsMemory::m)
+        .def_property_readonly("size", &LbfgsMemory::size, "number of stored pairs")
+        .def_property_readonly("n_pushed", &LbfgsMemory::n_pushed)
+        .def_property_readonly("n_skipped", &LbfgsMemory::n_skipped)
+        .def(
+            "push",
+            [](LbfgsMemory& mem, const carray<double>& s, const carray<double>& y,
+               double skip_scale, double eps, double sy) {
+                const double* sp = vector_arg(s, mem.n(), "s");
+                const double* yp = vector_arg(y, mem.n(), "y");
+                py::gil_scoped_release release;
+                return mem.push(sp, yp, skip_scale, eps, sy);
+            },
+            py::arg("s"), py::arg("y"), py::arg("skip_scale") = 0.0,
+            py::arg("eps") = std::numeric_limits<double>::epsilon(),
+            py::arg("sy") = std::numeric_limits<double>::quiet_NaN(),
+            "Store (s, y) unless s.y <= eps * skip_scale (L-BFGS-B: skip_scale = -g_old.s). "
+            "Returns whether the pair was stored. sy: precomputed s.y (NaN: computed).")
+        .def("clear", &LbfgsMemory::clear)
+        .def("gamma", &LbfgsMemory::gamma, "s.y / y.y of the newest pair (1 when empty)")
+        .def("two_loop", &apply_memory<&LbfgsMemory::two_loop>, py::arg("g"),
+             py::arg("out") = py::none(), "H_k g by the two-loop recursion, H_0 = gamma I")
+        .def("apply_b", &apply_memory<&LbfgsMemory::apply_b>, py::arg("v"),
+             py::arg("out") = py::none(), "B_k v from the compact representation")
+        .def("apply_h", &apply_memory<&LbfgsMemory::apply_h>, py::arg("v"),
+             py::arg("out") = py::none(), "H_k v from the compact representation")
+        .def("pairs", &memory_pairs, "(S, Y): copies of the stored pairs, (size, n), oldest first");
+
+    py::class_<opt::MoreThuente>(m, "MoreThuente",
+                                 "Moré-Thuente strong-Wolfe line search (MINPACK-2 dcsrch).")
+        .def(py::init<double, double, double, double, double>(), py::arg("ftol") = 1e-3,
+             py::arg("gtol") = 0.9, py::arg("xtol") = 0.1, py::arg("stpmin") = 0.0,
+             py::arg("stpmax") = 1e10)
+        .def("start", &opt::MoreThuente::start, py::arg("f0"), py::arg("g0"), py::arg("step"))
+        .def("iterate", &opt::MoreThuente::iterate, py::arg("f"), py::arg("g"))
+        .def_property_readonly("step", &opt::MoreThuente::step)
+        .def_property_readonly("message", &opt::MoreThuente::message);
+
+    py::class_<opt::Armijo>(m, "Armijo", "Backtracking line search to sufficient decrease.")
+        .def(py::init<double, double, double>(), py::arg("c1") = 1e-4, py::arg("shrink") = 0.5,
+             py::arg("stpmin") = 1e-20)
+        .def("start", &opt::Armijo::start, py::arg("f0"), py::arg("g0"), py::arg("step"))
+        .def("iterate", &opt::Armijo::iterate, py::arg("f"))
+        .def_property_readonly("step", &opt::Armijo::step)
+        .def_property_readonly("message", &opt::Armijo::message);
+
+    py::class_<opt::GoldenSection>(m, "GoldenSection",
+                                   "Exact line search: bracketing, then golden sections.")
+        .def(py::init<double, int>(), py::arg("xtol") = 1e-4, py::arg("max_expansions") = 50)
+        .def("start", &opt::GoldenSection::start, py::arg("f0"), py::arg("step"))
+        .def("iterate", &opt::GoldenSection::iterate, py::arg("f"))
+        .def_property_readonly("step", &opt::GoldenSection::step)
+        .def_property_readonly("best_value", &opt::GoldenSection::best_value)
+        .def_property_readonly("message", &opt::GoldenSection::message);
+
     m.def("cone_filter", &cone_filter, py::arg("mask"), py::arg("radius"),
           "Cone filter F = diag(1/colsum(R)) R over an (H, W) grid in C order; returns "
           "(indptr int64, indices int32, data float64) of the CSR matrix.");

@@ -5,7 +5,7 @@
 >>> f, g = obj.value_and_grad(obj.x0)
 """
 
-from . import physics, problems
+from . import optim, physics, problems
 from .errors import InvalidInputError, InvalidProblemError, UnderconstrainedProblemError
 from .models.pixel import PixelObjective
 from .objective import Objective, SecondOrderObjective
@@ -19,6 +19,7 @@ __all__ = [
     "PixelObjective",
     "SecondOrderObjective",
     "UnderconstrainedProblemError",
+    "optim",
     "physics",
     "problems",
 ]

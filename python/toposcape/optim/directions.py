@@ -1,0 +1,242 @@
+"""Direction rules: how an optimizer turns the gradient into a search direction ``d``.
+
+Every rule returns a *descent-oriented* direction whose scale the step rule multiplies: the
+identity gives ``d = -g``, L-BFGS ``d = -H_k g``, Adam ``d = -m_hat / (sqrt(v_hat) + eps)``.
+Rules are stateful within a run; :meth:`DirectionRule.reset` starts them afresh.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+
+__all__ = [
+    "DirectionRule",
+    "Identity",
+    "LBFGS",
+    "Momentum",
+    "Adam",
+    "RMSProp",
+    "Adagrad",
+]
+
+
+class DirectionRule:
+    """Base class: ``d = direction(g)``; ``update(s, y, gd)`` after every accepted step."""
+
+    name = "direction"
+
+    def reset(self, n: int) -> None:
+        """Forget all state; the next direction is that of a fresh start in ``n`` dimensions."""
+        self.n = int(n)
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        """Search direction for the gradient ``g`` (n,)."""
+        raise NotImplementedError
+
+    def update(self, s: np.ndarray, y: np.ndarray, gd: float) -> None:
+        """Record an accepted step ``s = theta_new - theta``, ``y = g_new - g``.
+
+        ``gd`` is the directional derivative ``g . d`` of the step (negative).
+        """
+
+    def restart(self) -> None:
+        """Drop curvature information after a failed line search (no-op for most rules)."""
+
+    @property
+    def has_curvature(self) -> bool:
+        """Whether the direction is scaled by curvature information (else it is ~ -g)."""
+        return False
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+    def _params(self) -> dict:
+        return {}
+
+
+class Identity(DirectionRule):
+    """Steepest descent: ``d = -g``."""
+
+    name = "identity"
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        return -g
+
+
+class LBFGS(DirectionRule):
+    """The L-BFGS two-loop recursion: ``d = -H_k g`` with memory ``m``.
+
+    ``H_0 = gamma I`` with ``gamma = s.y / y.y`` of the newest pair; a pair is skipped when
+    ``s.y <= eps * (-g.s)`` (L-BFGS-B's curvature rule). The memory lives in the C++ core.
+
+    Parameters
+    ----------
+    memory : int
+        Number of stored pairs ``m >= 1`` (1 gives the thesis' L-BFGS_M1).
+    """
+
+    name = "lbfgs"
+
+    def __init__(self, memory: int = 10) -> None:
+        if int(memory) != memory or memory < 1:
+            raise ValueError(f"memory must be an integer >= 1, got {memory!r}")
+        self.memory = int(memory)
+        self._mem = None
+        #: Set by the optimizer with record_memory=True: every stored pair and, per step, the
+        #: indices of the pairs in memory.
+        self.record = False
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._held: list[int] = []
+
+    def _params(self) -> dict:
+        return {"memory": self.memory}
+
+    def reset(self, n: int) -> None:
+        super().reset(n)
+        self._mem = _core.LbfgsMemory(self.n, self.memory)
+        self.pairs = []
+        self._held = []
+
+    @property
+    def core(self):
+        """The core :class:`toposcape._core.LbfgsMemory` (two-loop, B_k v, H_k v)."""
+        return self._mem
+
+    @property
+    def has_curvature(self) -> bool:
+        return self._mem is not None and self._mem.size > 0
+
+    @property
+    def held_pairs(self) -> tuple[int, ...]:
+        """Indices into :attr:`pairs` of the pairs now in memory (recording only)."""
+        return tuple(self._held)
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        d = self._mem.two_loop(g)
+        np.negative(d, out=d)
+        return d
+
+    def update(self, s: np.ndarray, y: np.ndarray, gd: float) -> None:
+        # L-BFGS-B: skip when s.y <= eps * (-g.s), with g.s = stp * (g.d).
+        stored = self._mem.push(s, y, skip_scale=-gd)
+        if stored and self.record:
+            self.pairs.append((s.copy(), y.copy()))
+            self._held.append(len(self.pairs) - 1)
+            del self._held[: max(0, len(self._held) - self.memory)]
+
+    def restart(self) -> None:
+        self._mem.clear()
+        self._held = []
+
+
+class Momentum(DirectionRule):
+    """Heavy-ball momentum: ``v <- beta v + g``, ``d = -v`` (``nesterov``: ``d = -(g + beta v)``).
+
+    With a constant step ``lr`` this is Keras' SGD with momentum.
+    """
+
+    name = "momentum"
+
+    def __init__(self, beta: float = 0.9, nesterov: bool = False) -> None:
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"beta must lie in [0, 1), got {beta}")
+        self.beta = float(beta)
+        self.nesterov = bool(nesterov)
+
+    def _params(self) -> dict:
+        return {"beta": self.beta, "nesterov": self.nesterov}
+
+    def reset(self, n: int) -> None:
+        super().reset(n)
+        self._v = np.zeros(self.n)
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        self._v *= self.beta
+        self._v += g
+        if self.nesterov:
+            return -(g + self.beta * self._v)
+        return -self._v.copy()
+
+
+class Adam(DirectionRule):
+    """Adam (Kingma & Ba 2015): ``d = -m_hat / (sqrt(v_hat) + eps)`` with bias corrections."""
+
+    name = "adam"
+
+    def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7) -> None:
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError("beta1 and beta2 must lie in [0, 1)")
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps}")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def _params(self) -> dict:
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+    def reset(self, n: int) -> None:
+        super().reset(n)
+        self._m = np.zeros(self.n)
+        self._v = np.zeros(self.n)
+        self._t = 0
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        self._t += 1
+        self._m *= self.beta1
+        self._m += (1 - self.beta1) * g
+        self._v *= self.beta2
+        self._v += (1 - self.beta2) * g * g
+        m_hat = self._m / (1 - self.beta1**self._t)
+        v_hat = self._v / (1 - self.beta2**self._t)
+        return -m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class RMSProp(DirectionRule):
+    """RMSProp: ``v <- rho v + (1 - rho) g^2``, ``d = -g / (sqrt(v) + eps)``."""
+
+    name = "rmsprop"
+
+    def __init__(self, rho: float = 0.9, eps: float = 1e-7) -> None:
+        if not 0.0 <= rho < 1.0:
+            raise ValueError(f"rho must lie in [0, 1), got {rho}")
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps}")
+        self.rho, self.eps = float(rho), float(eps)
+
+    def _params(self) -> dict:
+        return {"rho": self.rho, "eps": self.eps}
+
+    def reset(self, n: int) -> None:
+        super().reset(n)
+        self._v = np.zeros(self.n)
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        self._v *= self.rho
+        self._v += (1 - self.rho) * g * g
+        return -g / (np.sqrt(self._v) + self.eps)
+
+
+class Adagrad(DirectionRule):
+    """Adagrad: ``a <- a + g^2``, ``d = -g / (sqrt(a) + eps)``, ``a`` starting at ``initial``."""
+
+    name = "adagrad"
+
+    def __init__(self, initial: float = 0.1, eps: float = 1e-7) -> None:
+        if not initial >= 0:
+            raise ValueError(f"initial accumulator must be >= 0, got {initial}")
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps}")
+        self.initial, self.eps = float(initial), float(eps)
+
+    def _params(self) -> dict:
+        return {"initial": self.initial, "eps": self.eps}
+
+    def reset(self, n: int) -> None:
+        super().reset(n)
+        self._a = np.full(self.n, self.initial)
+
+    def direction(self, g: np.ndarray) -> np.ndarray:
+        self._a += g * g
+        return -g / (np.sqrt(self._a) + self.eps)

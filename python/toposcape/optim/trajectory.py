@@ -1,0 +1,221 @@
+"""The record of one optimizer run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Trajectory", "TrajectoryRecorder"]
+
+
+@dataclass
+class Trajectory:
+    """What an optimizer did, iterate by iterate and evaluation by evaluation.
+
+    Per accepted iterate ``k = 0 .. K`` (index 0 is ``theta0``):
+
+    Attributes
+    ----------
+    losses : ndarray (K+1,)
+        Loss at every accepted iterate.
+    grad_norms : ndarray (K+1,)
+        Euclidean norm of the (untransformed) gradient there.
+    step_sizes : ndarray (K+1,)
+        Step length ``t_k`` that produced iterate ``k`` (``theta_k = theta_{k-1} + t_k d_k``;
+        NaN at ``k = 0``).
+    evals : ndarray of int (K+1,)
+        Cumulative number of objective evaluations when iterate ``k`` was accepted.
+    evals_per_step : ndarray of int (K+1,)
+        Evaluations spent on the step that produced iterate ``k`` (1 at ``k = 0``).
+    distances : ndarray (K+1,)
+        ``||theta_k - theta_0||``.
+    directional_derivatives : ndarray (K+1,)
+        ``g_{k-1} . d_k`` at the start of the step (NaN at ``k = 0``).
+    wall_times : ndarray (K+1,)
+        Seconds since the start of the run.
+    eval_losses : ndarray (n_evals,)
+        Loss at every objective evaluation, in order (line-search trials included).
+    theta : ndarray (size,)
+        Final iterate.
+    best_theta : ndarray (size,)
+        Parameters of the lowest loss evaluated (an accepted iterate or a trial point).
+    best_loss : float
+    thetas : ndarray (K+1, size) or None
+        Every iterate, with ``record_params=True``.
+    reason : str
+        Why the run stopped: ``"max_evals"``, ``"max_steps"``, ``"converged"``,
+        ``"line_search_failed"``, ``"nonfinite_loss"``, ...
+    message : str
+        Details (e.g. the line search's last message).
+    optimizer : str
+        Name of the optimizer (preset name or a description of the composition).
+    memory : list or None
+        With ``record_memory=True`` (L-BFGS directions): ``memory[k]`` is a tuple of indices
+        into :attr:`pairs` of the curvature pairs held when the direction of step ``k+1`` was
+        computed (oldest first), so the quasi-Newton matrix of any step can be rebuilt.
+    pairs : list of (s, y) or None
+        Every curvature pair stored during the run, with ``record_memory=True``.
+    """
+
+    losses: np.ndarray
+    grad_norms: np.ndarray
+    step_sizes: np.ndarray
+    evals: np.ndarray
+    evals_per_step: np.ndarray
+    distances: np.ndarray
+    directional_derivatives: np.ndarray
+    wall_times: np.ndarray
+    eval_losses: np.ndarray
+    theta: np.ndarray
+    best_theta: np.ndarray
+    best_loss: float
+    reason: str
+    message: str = ""
+    optimizer: str = ""
+    thetas: np.ndarray | None = None
+    memory: list | None = None
+    pairs: list | None = None
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def n_steps(self) -> int:
+        """Number of accepted steps (iterates after ``theta0``)."""
+        return len(self.losses) - 1
+
+    @property
+    def n_evals(self) -> int:
+        """Number of objective evaluations."""
+        return len(self.eval_losses)
+
+    def __repr__(self) -> str:
+        return (
+            f"Trajectory({self.optimizer or 'optimizer'}: {self.n_steps} steps, "
+            f"{self.n_evals} evals, loss {self.losses[0]:.6g} -> {self.losses[-1]:.6g}, "
+            f"reason={self.reason!r})"
+        )
+
+    def to_xarray(self):
+        """The run as an :class:`xarray.Dataset` with dimensions ``step`` and ``evaluation``.
+
+        Per-step variables (``loss``, ``grad_norm``, ``step_size``, ``evals``,
+        ``evals_per_step``, ``distance``, ``directional_derivative``, ``wall_time``, and
+        ``theta`` (step, parameter) when recorded), ``eval_loss`` per evaluation; attributes
+        ``optimizer``, ``reason``, ``message``, ``best_loss``.
+        """
+        import xarray as xr
+
+        steps = np.arange(len(self.losses))
+        data = {
+            "loss": ("step", self.losses),
+            "grad_norm": ("step", self.grad_norms),
+            "step_size": ("step", self.step_sizes),
+            "evals": ("step", self.evals),
+            "evals_per_step": ("step", self.evals_per_step),
+            "distance": ("step", self.distances),
+            "directional_derivative": ("step", self.directional_derivatives),
+            "wall_time": ("step", self.wall_times),
+            "eval_loss": ("evaluation", self.eval_losses),
+        }
+        if self.thetas is not None:
+            data["theta"] = (("step", "parameter"), self.thetas)
+        ds = xr.Dataset(
+            data,
+            coords={"step": steps, "evaluation": np.arange(len(self.eval_losses))},
+            attrs={
+                "optimizer": self.optimizer,
+                "reason": self.reason,
+                "message": self.message,
+                "best_loss": float(self.best_loss),
+            },
+        )
+        return ds
+
+
+class TrajectoryRecorder:
+    """Accumulates a run's records; :meth:`finish` returns the :class:`Trajectory`.
+
+    Optimizers call :meth:`evaluation` after every objective evaluation and :meth:`accept` for
+    every accepted iterate (including ``theta0`` first).
+    """
+
+    def __init__(self, theta0: np.ndarray, record_params: bool = False) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self._start = self._clock()
+        self.theta0 = np.array(theta0, dtype=np.float64, copy=True)
+        self.record_params = record_params
+        self.losses: list[float] = []
+        self.grad_norms: list[float] = []
+        self.step_sizes: list[float] = []
+        self.evals: list[int] = []
+        self.evals_per_step: list[int] = []
+        self.distances: list[float] = []
+        self.directional: list[float] = []
+        self.wall: list[float] = []
+        self.eval_losses: list[float] = []
+        self.thetas: list[np.ndarray] = []
+        self.best_loss = np.inf
+        self.best_theta = self.theta0.copy()
+        self._evals_at_last_accept = 0
+
+    @property
+    def n_evals(self) -> int:
+        return len(self.eval_losses)
+
+    def evaluation(self, theta: np.ndarray, loss: float) -> None:
+        self.eval_losses.append(float(loss))
+        if np.isfinite(loss) and loss < self.best_loss:
+            self.best_loss = float(loss)
+            self.best_theta = np.array(theta, dtype=np.float64, copy=True)
+
+    def accept(
+        self,
+        theta: np.ndarray,
+        loss: float,
+        grad: np.ndarray,
+        step_size: float = np.nan,
+        directional_derivative: float = np.nan,
+    ) -> None:
+        self.losses.append(float(loss))
+        self.grad_norms.append(float(np.linalg.norm(grad)))
+        self.step_sizes.append(float(step_size))
+        self.evals.append(self.n_evals)
+        self.evals_per_step.append(self.n_evals - self._evals_at_last_accept)
+        self._evals_at_last_accept = self.n_evals
+        self.distances.append(float(np.linalg.norm(theta - self.theta0)))
+        self.directional.append(float(directional_derivative))
+        self.wall.append(self._clock() - self._start)
+        if self.record_params:
+            self.thetas.append(np.array(theta, dtype=np.float64, copy=True))
+
+    def finish(
+        self,
+        theta: np.ndarray,
+        reason: str,
+        message: str = "",
+        optimizer: str = "",
+        memory: list | None = None,
+        pairs: list | None = None,
+    ) -> Trajectory:
+        return Trajectory(
+            losses=np.asarray(self.losses, dtype=np.float64),
+            grad_norms=np.asarray(self.grad_norms, dtype=np.float64),
+            step_sizes=np.asarray(self.step_sizes, dtype=np.float64),
+            evals=np.asarray(self.evals, dtype=np.int64),
+            evals_per_step=np.asarray(self.evals_per_step, dtype=np.int64),
+            distances=np.asarray(self.distances, dtype=np.float64),
+            directional_derivatives=np.asarray(self.directional, dtype=np.float64),
+            wall_times=np.asarray(self.wall, dtype=np.float64),
+            eval_losses=np.asarray(self.eval_losses, dtype=np.float64),
+            theta=np.array(theta, dtype=np.float64, copy=True),
+            best_theta=self.best_theta,
+            best_loss=self.best_loss,
+            reason=reason,
+            message=message,
+            optimizer=optimizer,
+            thetas=np.stack(self.thetas) if self.record_params and self.thetas else None,
+            memory=memory,
+            pairs=pairs,
+        )

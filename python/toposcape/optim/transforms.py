@@ -1,0 +1,102 @@
+"""Gradient transforms applied before the direction rule sees the gradient.
+
+:class:`LandscapeModification` (studies.md section 2) replaces the gradient of the loss ``U``
+by ``grad U / (f((U - c)_+) + eps)``. That is the gradient of a monotone transform ``F(U)`` of
+the loss, so line searches stay consistent: the transform also maps values,
+
+- ``f(t) = t``: ``F(U) = log(t + eps)`` (log-like flattening),
+- ``f(t) = t^2``: ``F(U) = arctan(t / sqrt(eps)) / sqrt(eps)`` (arctan-like),
+
+with ``t = U - c``, continued linearly (slope ``1/eps``) below ``c``. ``F`` is increasing, so
+stationary points and the order of values are unchanged. ``c`` is a constant or the running
+minimum of the loss at accepted iterates (updated after each accepted step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["GradientTransform", "LandscapeModification"]
+
+
+class GradientTransform:
+    """Base class: ``(F, G) = apply(f, g)``; ``accepted(f)`` after every accepted step."""
+
+    name = "transform"
+
+    def reset(self, f0: float) -> None:
+        """Start of a run at loss ``f0``."""
+
+    def apply(self, f: float, g: np.ndarray) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
+
+    def accepted(self, f: float) -> None:
+        """A step was accepted with loss ``f``."""
+
+
+class LandscapeModification(GradientTransform):
+    """``G = g / (f((U - c)_+) + eps)`` and the matching value transform ``F(U)``.
+
+    Parameters
+    ----------
+    f : {"linear", "quadratic"}
+        ``f(t) = t`` or ``f(t) = t^2``.
+    eps : float
+        Positive offset (1 by default).
+    c : float or "running_min"
+        The level below which nothing is modified.
+    """
+
+    name = "landscape_modification"
+
+    def __init__(self, f: str = "linear", eps: float = 1.0, c: float | str = "running_min"):
+        if f not in ("linear", "quadratic"):
+            raise ValueError(f"f must be 'linear' or 'quadratic', got {f!r}")
+        if not (np.isfinite(eps) and eps > 0):
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        if c != "running_min" and not np.isfinite(float(c)):
+            raise ValueError(f"c must be a finite number or 'running_min', got {c!r}")
+        self.f = f
+        self.eps = float(eps)
+        self.c = c
+        self._level = float(c) if c != "running_min" else np.nan
+
+    def __repr__(self) -> str:
+        return f"LandscapeModification(f={self.f!r}, eps={self.eps}, c={self.c!r})"
+
+    @property
+    def level(self) -> float:
+        """The current ``c``."""
+        return self._level
+
+    def reset(self, f0: float) -> None:
+        if self.c == "running_min":
+            self._level = float(f0)
+
+    def accepted(self, f: float) -> None:
+        if self.c == "running_min" and f < self._level:
+            self._level = float(f)
+
+    def scale(self, loss: float) -> float:
+        """``1 / (f((U - c)_+) + eps)``: the factor applied to the gradient."""
+        t = max(loss - self._level, 0.0)
+        ft = t if self.f == "linear" else t * t
+        return 1.0 / (ft + self.eps)
+
+    def value(self, loss: float) -> float:
+        """``F(U)``, increasing in ``U`` with ``F'(U)`` equal to :meth:`scale`."""
+        t = loss - self._level
+        if not np.isfinite(t):
+            return float(t)
+        if t <= 0:
+            base = np.log(self.eps) if self.f == "linear" else 0.0
+            return float(base + t / self.eps)
+        if self.f == "linear":
+            return float(np.log(t + self.eps))
+        root = np.sqrt(self.eps)
+        return float(np.arctan(t / root) / root)
+
+    def apply(self, f: float, g: np.ndarray) -> tuple[float, np.ndarray]:
+        if not np.isfinite(f):
+            return float(f), g
+        return self.value(f), g * self.scale(f)
