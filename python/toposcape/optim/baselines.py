@@ -387,9 +387,17 @@ class OptimalityCriteria:
         volumes.append(v)
         if not np.isfinite(f):
             return _finish(
-                recorder, theta, "nonfinite_loss", f"compliance {f} at theta0", self.name,
-                vol, volumes, evaluated, self.feasibility_tol, {"multipliers": np.array([])},
-            )  # fmt: skip
+                recorder,
+                theta,
+                "nonfinite_loss",
+                f"compliance {f} at theta0",
+                self.name,
+                vol,
+                volumes,
+                evaluated,
+                self.feasibility_tol,
+                {"multipliers": np.array([])},
+            )
         steps = 0
         reason, message = "", ""
         while True:
@@ -421,9 +429,17 @@ class OptimalityCriteria:
             recorder.accept(theta, f, g, step_size=t, directional_derivative=gd)
             volumes.append(v_new)
         return _finish(
-            recorder, theta, reason, message, self.name, vol, volumes, evaluated,
-            self.feasibility_tol, {"multipliers": np.asarray(multipliers, dtype=np.float64)},
-        )  # fmt: skip
+            recorder,
+            theta,
+            reason,
+            message,
+            self.name,
+            vol,
+            volumes,
+            evaluated,
+            self.feasibility_tol,
+            {"multipliers": np.asarray(multipliers, dtype=np.float64)},
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -666,9 +682,17 @@ class MMA:
             volumes.append(vol(theta0))
         theta_final = state["theta"]
         return _finish(
-            recorder, theta_final, reason, message, self.name, vol, volumes, evaluated,
-            self.feasibility_tol, {"nlopt_result": None if result is None else int(result)},
-        )  # fmt: skip
+            recorder,
+            theta_final,
+            reason,
+            message,
+            self.name,
+            vol,
+            volumes,
+            evaluated,
+            self.feasibility_tol,
+            {"nlopt_result": None if result is None else int(result)},
+        )
 
 
 def _safe_result(opt):

@@ -225,7 +225,7 @@ class StrongWolfe(StepRule):
 
 
 class Armijo(StepRule):
-    """Backtracking to sufficient decrease: ``t <- shrink t`` until ``f(t) <= f(0) + c1 t f'(0)``."""
+    """Backtracking: ``t <- shrink t`` until ``f(t) <= f(0) + c1 t f'(0)`` (sufficient decrease)."""
 
     name = "armijo"
 
