@@ -174,6 +174,29 @@ def _step_stats(theta_new, theta_old, grad_old) -> tuple[float, float]:
     return t, gd
 
 
+class _BestFeasible:
+    """Tracks the lowest-compliance feasible evaluation (and the least infeasible one).
+
+    Keeps references only: optimizers hand over a fresh array per evaluation and never modify
+    it afterwards, so nothing is copied and only two points are held.
+    """
+
+    def __init__(self, vol: _VolumeConstraint, feasibility_tol: float) -> None:
+        self.vol = vol
+        self.feasibility_tol = feasibility_tol
+        self.feasible: tuple[float, float, np.ndarray] | None = None
+        self.fallback: tuple[float, float, np.ndarray] | None = None
+
+    def update(self, loss: float, volume: float, theta: np.ndarray) -> None:
+        if self.vol.feasible(volume, self.feasibility_tol):
+            if np.isfinite(loss) and (self.feasible is None or loss < self.feasible[0]):
+                self.feasible = (loss, volume, theta)
+        elif self.fallback is None or (
+            np.isfinite(loss) and (volume, loss) < (self.fallback[1], self.fallback[0])
+        ):
+            self.fallback = (loss, volume, theta)
+
+
 def _finish(
     recorder: TrajectoryRecorder,
     theta: np.ndarray,
@@ -182,29 +205,27 @@ def _finish(
     name: str,
     vol: _VolumeConstraint,
     volumes: list[float],
-    evaluated: list[tuple[float, float, np.ndarray]],
-    feasibility_tol: float,
+    best: _BestFeasible,
     extras: dict,
 ) -> Trajectory:
     """Build the trajectory; ``best_theta`` is the lowest-compliance *feasible* evaluation."""
     traj = recorder.finish(theta, reason=reason, message=message, optimizer=name)
-    feasible = [e for e in evaluated if vol.feasible(e[1], feasibility_tol) and np.isfinite(e[0])]
-    if feasible:
-        best_loss, best_volume, best_theta = min(feasible, key=lambda e: e[0])
-    else:
-        # No feasible point was evaluated (an infeasible theta0 and a tiny budget): fall back to
-        # the least infeasible one.
-        finite = [e for e in evaluated if np.isfinite(e[0])] or evaluated
-        best_loss, best_volume, best_theta = min(finite, key=lambda e: (e[1], e[0]))
-    traj.best_theta = best_theta.copy()
-    traj.best_loss = float(best_loss)
+    # No feasible point evaluated (an infeasible theta0 and a small budget, or a non-finite
+    # loss): fall back to the least infeasible one.
+    chosen = best.feasible if best.feasible is not None else best.fallback
+    if chosen is not None:
+        best_loss, best_volume, best_theta = chosen
+        traj.best_theta = np.array(best_theta, dtype=np.float64, copy=True)
+        traj.best_loss = float(best_loss)
+    else:  # pragma: no cover - only if every evaluation was non-finite
+        best_volume = vol(traj.best_theta)
     traj.extras.update(
         {
             "volume": vol(traj.theta),
             "volumes": np.asarray(volumes, dtype=np.float64),
             "target_volume": vol.density,
             "best_volume": float(best_volume),
-            "best_feasible": bool(feasible),
+            "best_feasible": best.feasible is not None,
         }
     )
     traj.extras.update(extras)
@@ -373,7 +394,7 @@ class OptimalityCriteria:
         theta = _check_theta0(obj, theta0, vol, who)
 
         recorder = TrajectoryRecorder(theta, record_params=record_params)
-        evaluated: list[tuple[float, float, np.ndarray]] = []
+        best = _BestFeasible(vol, self.feasibility_tol)
         volumes: list[float] = []
         multipliers: list[float] = []
 
@@ -382,7 +403,7 @@ class OptimalityCriteria:
         g = np.asarray(g, dtype=np.float64)
         recorder.evaluation(theta, f)
         v = vol(theta)
-        evaluated.append((f, v, theta.copy()))
+        best.update(f, v, theta)
         recorder.accept(theta, f, g)
         volumes.append(v)
         if not np.isfinite(f):
@@ -394,8 +415,7 @@ class OptimalityCriteria:
                 self.name,
                 vol,
                 volumes,
-                evaluated,
-                self.feasibility_tol,
+                best,
                 {"multipliers": np.array([])},
             )
         steps = 0
@@ -417,7 +437,7 @@ class OptimalityCriteria:
             f_new = float(f_new)
             recorder.evaluation(x_new, f_new)
             v_new = vol(x_new)
-            evaluated.append((f_new, v_new, x_new.copy()))
+            best.update(f_new, v_new, x_new)
             if not np.isfinite(f_new):
                 reason = "nonfinite_loss"
                 message = f"compliance {f_new} after step {steps + 1}"
@@ -436,8 +456,7 @@ class OptimalityCriteria:
             self.name,
             vol,
             volumes,
-            evaluated,
-            self.feasibility_tol,
+            best,
             {"multipliers": np.asarray(multipliers, dtype=np.float64)},
         )
 
@@ -585,7 +604,7 @@ class MMA:
         target = vol.density
 
         recorder = TrajectoryRecorder(theta0, record_params=record_params)
-        evaluated: list[tuple[float, float, np.ndarray]] = []
+        best = _BestFeasible(vol, self.feasibility_tol)
         volumes: list[float] = []
         state = {"theta": theta0.copy(), "grad": None}
         callback_error: list[BaseException] = []
@@ -606,7 +625,7 @@ class MMA:
                 g = np.asarray(g, dtype=np.float64)
                 recorder.evaluation(theta, f)
                 v = vol(theta)
-                evaluated.append((f, v, theta))
+                best.update(f, v, theta)
                 if state["grad"] is None:
                     recorder.accept(theta, f, g)  # theta0 is iterate 0 whatever its loss
                 elif not np.isfinite(f):
@@ -678,7 +697,7 @@ class MMA:
             f0, g0 = obj.value_and_grad(theta0)
             recorder.evaluation(theta0, float(f0))
             recorder.accept(theta0, float(f0), np.asarray(g0, dtype=np.float64))
-            evaluated.append((float(f0), vol(theta0), theta0.copy()))
+            best.update(float(f0), vol(theta0), theta0)
             volumes.append(vol(theta0))
         theta_final = state["theta"]
         return _finish(
@@ -689,8 +708,7 @@ class MMA:
             self.name,
             vol,
             volumes,
-            evaluated,
-            self.feasibility_tol,
+            best,
             {"nlopt_result": None if result is None else int(result)},
         )
 

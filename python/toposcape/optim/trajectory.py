@@ -168,7 +168,9 @@ class TrajectoryRecorder:
         self.eval_losses.append(float(loss))
         if np.isfinite(loss) and loss < self.best_loss:
             self.best_loss = float(loss)
-            self.best_theta = np.array(theta, dtype=np.float64, copy=True)
+            # A reference, not a copy: optimizers hand over a fresh array per evaluation and
+            # never modify it afterwards, and a copy per improving evaluation would cost O(n).
+            self.best_theta = theta
 
     def accept(
         self,

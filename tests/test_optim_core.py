@@ -1,0 +1,517 @@
+"""The compiled optimizer core (toposcape._core): L-BFGS memory and the line searches.
+
+The L-BFGS memory is checked against dense BFGS matrices built from the same pairs; the
+Moré-Thuente search against SciPy's Python port of MINPACK-2's dcsrch, trial by trial.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import rosen, rosen_der
+
+from toposcape import _core
+
+Task = _core.Task
+EPS = float(np.finfo(float).eps)
+
+
+# ------------------------------------------------------------------------------------------
+# L-BFGS memory
+# ------------------------------------------------------------------------------------------
+
+
+def _random_pairs(n: int, count: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pairs (s, y) with s.y > 0: y = A s + noise for an SPD A (resampled if s.y <= 0)."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    A = Q @ np.diag(np.geomspace(0.1, 10.0, n)) @ Q.T
+    pairs = []
+    while len(pairs) < count:
+        s = rng.standard_normal(n)
+        y = A @ s + 0.2 * rng.standard_normal(n)
+        if s @ y > 1e-3 * np.linalg.norm(s) * np.linalg.norm(y):
+            pairs.append((s, y))
+    return pairs
+
+
+def _dense_h(pairs) -> np.ndarray:
+    """BFGS inverse update H <- V^T H V + rho s s^T, V = I - rho y s^T, from H0 = gamma I."""
+    s_new, y_new = pairs[-1]
+    n = len(s_new)
+    H = (s_new @ y_new) / (y_new @ y_new) * np.eye(n)
+    for s, y in pairs:
+        rho = 1.0 / (s @ y)
+        V = np.eye(n) - rho * np.outer(y, s)
+        H = V.T @ H @ V + rho * np.outer(s, s)
+    return H
+
+
+def _dense_b(pairs) -> np.ndarray:
+    """Direct BFGS update B <- B - B s s^T B / s^T B s + y y^T / y^T s, from B0 = I / gamma."""
+    s_new, y_new = pairs[-1]
+    n = len(s_new)
+    B = (y_new @ y_new) / (s_new @ y_new) * np.eye(n)
+    for s, y in pairs:
+        Bs = B @ s
+        B = B - np.outer(Bs, Bs) / (s @ Bs) + np.outer(y, y) / (y @ s)
+    return B
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def _filled(n: int, m: int, pairs) -> _core.LbfgsMemory:
+    mem = _core.LbfgsMemory(n, m)
+    for s, y in pairs:
+        assert mem.push(s, y) is True
+    return mem
+
+
+@pytest.mark.parametrize("m, count", [(5, 5), (5, 3), (1, 1), (3, 3)])
+def test_memory_products_match_dense_bfgs(m, count):
+    n = 8
+    pairs = _random_pairs(n, count, seed=m + 10 * count)
+    mem = _filled(n, m, pairs)
+    assert mem.size == count and mem.n == n and mem.memory == m
+    s_new, y_new = pairs[-1]
+    assert mem.gamma() == pytest.approx((s_new @ y_new) / (y_new @ y_new), rel=1e-14)
+
+    H, B = _dense_h(pairs), _dense_b(pairs)
+    # Sanity of the reference itself: B and H are inverses, and H satisfies the newest secant.
+    assert np.allclose(B @ H, np.eye(n), atol=1e-9)
+    assert np.allclose(H @ y_new, s_new, rtol=1e-10, atol=1e-12)
+
+    rng = np.random.default_rng(99)
+    for _ in range(5):
+        v = rng.standard_normal(n)
+        assert _rel(mem.two_loop(v), H @ v) < 1e-12
+        assert _rel(mem.apply_h(v), H @ v) < 1e-12
+        assert _rel(mem.apply_b(v), B @ v) < 1e-12
+        assert _rel(mem.apply_b(mem.apply_h(v)), v) < 1e-10
+        assert _rel(mem.apply_h(mem.apply_b(v)), v) < 1e-10
+    # g is not modified, and out= writes into the given buffer.
+    g = rng.standard_normal(n)
+    g_copy = g.copy()
+    out = np.empty(n)
+    res = mem.two_loop(g, out=out)
+    assert np.array_equal(g, g_copy)
+    assert np.shares_memory(res, out) and _rel(out, H @ g) < 1e-12
+
+
+def test_memory_ring_buffer_keeps_newest_pairs():
+    n, m = 8, 5
+    pairs = _random_pairs(n, 8, seed=3)
+    mem = _core.LbfgsMemory(n, m)
+    for k, (s, y) in enumerate(pairs, start=1):
+        mem.push(s, y)
+        S, Y = mem.pairs()
+        held = pairs[max(0, k - m) : k]
+        assert S.shape == (len(held), n) == Y.shape
+        assert np.array_equal(S, np.array([p[0] for p in held]))
+        assert np.array_equal(Y, np.array([p[1] for p in held]))
+    assert mem.size == m and mem.n_pushed == 8 and mem.n_skipped == 0
+    # Products after wrap-around use exactly the newest m pairs.
+    newest = pairs[-m:]
+    v = np.random.default_rng(5).standard_normal(n)
+    assert _rel(mem.two_loop(v), _dense_h(newest) @ v) < 1e-12
+    assert _rel(mem.apply_h(v), _dense_h(newest) @ v) < 1e-12
+    assert _rel(mem.apply_b(v), _dense_b(newest) @ v) < 1e-12
+    # The dense result with all 8 pairs differs: the oldest were really dropped.
+    assert _rel(_dense_h(pairs) @ v, _dense_h(newest) @ v) > 1e-6
+
+
+def test_memory_curvature_skip_rule():
+    n = 8
+    (s, y), (s2, y2) = _random_pairs(n, 2, seed=7)
+    sy = float(s @ y)
+    eps = 1e-3
+    mem = _core.LbfgsMemory(n, 3)
+    # Skipped exactly when s.y <= eps * skip_scale.
+    assert mem.push(s, y, skip_scale=sy / eps * (1 + 1e-9), eps=eps) is False
+    assert mem.push(s, y, skip_scale=sy / eps * (1 + 1e-3), eps=eps) is False
+    assert mem.size == 0 and mem.n_skipped == 2 and mem.n_pushed == 0
+    assert mem.push(s, y, skip_scale=sy / eps * (1 - 1e-9), eps=eps) is True
+    assert mem.size == 1 and mem.n_skipped == 2 and mem.n_pushed == 1
+    # Negative curvature is rejected with the default (L-BFGS-B) rule, positive accepted.
+    assert mem.push(s2, -y2) is False
+    assert mem.push(s2, y2, skip_scale=1.0) is True
+    assert mem.n_skipped == 3 and mem.n_pushed == 2 and mem.size == 2
+    # A NaN pair is rejected, not stored.
+    assert mem.push(s, np.full(n, np.nan)) is False
+    assert mem.n_skipped == 4 and mem.size == 2
+    # sy= overrides the computed s.y in the test.
+    assert mem.push(s, y, skip_scale=1.0, eps=1.0, sy=0.5) is False
+    assert mem.push(-s, y, skip_scale=0.0, sy=2.0) is True
+
+
+def test_memory_clear():
+    n = 8
+    pairs = _random_pairs(n, 4, seed=11)
+    mem = _filled(n, 5, pairs)
+    mem.clear()
+    assert mem.size == 0
+    assert mem.gamma() == 1.0
+    S, Y = mem.pairs()
+    assert S.shape == (0, n) and Y.shape == (0, n)
+    v = np.random.default_rng(0).standard_normal(n)
+    assert np.array_equal(mem.two_loop(v), v)
+    assert np.array_equal(mem.apply_h(v), v)
+    assert np.array_equal(mem.apply_b(v), v)
+    # Usable again after clearing: one new pair gives the one-pair BFGS matrices.
+    mem.push(*pairs[0])
+    assert mem.size == 1
+    assert _rel(mem.two_loop(v), _dense_h(pairs[:1]) @ v) < 1e-12
+
+
+def test_memory_bad_arguments():
+    with pytest.raises(ValueError, match="memory"):
+        _core.LbfgsMemory(8, 0)
+    with pytest.raises(ValueError, match="memory"):
+        _core.LbfgsMemory(8, -3)
+    with pytest.raises(ValueError, match="n must"):
+        _core.LbfgsMemory(0, 5)
+    mem = _core.LbfgsMemory(8, 5)
+    with pytest.raises(ValueError, match="length 8"):
+        mem.push(np.ones(7), np.ones(8))
+    with pytest.raises(ValueError, match="length 8"):
+        mem.push(np.ones(8), np.ones(9))
+    with pytest.raises(ValueError, match="length 8"):
+        mem.two_loop(np.ones(9))
+    with pytest.raises(ValueError, match="length 8"):
+        mem.apply_b(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="length 8"):
+        mem.apply_h(np.ones(3))
+    with pytest.raises(ValueError, match="out"):
+        mem.two_loop(np.ones(8), out=np.empty(7))
+    assert mem.size == 0 and mem.n_pushed == 0
+
+
+# ------------------------------------------------------------------------------------------
+# Moré-Thuente against SciPy's port of MINPACK-2 dcsrch
+# ------------------------------------------------------------------------------------------
+
+
+def _mt1(t, beta=2.0):
+    """Moré & Thuente (1994) function 1: -t / (t^2 + beta)."""
+    return -t / (t * t + beta), (t * t - beta) / (t * t + beta) ** 2
+
+
+def _mt2(t, beta=0.004):
+    """Function 2: (t + beta)^5 - 2 (t + beta)^4."""
+    u = t + beta
+    return u**5 - 2 * u**4, 5 * u**4 - 8 * u**3
+
+
+def _mt3(t, beta=0.01, ell=39):
+    """Function 3: a piecewise convex function plus a wiggle with a narrow minimizer."""
+    if t <= 1 - beta:
+        f0, g0 = 1 - t, -1.0
+    elif t >= 1 + beta:
+        f0, g0 = t - 1, 1.0
+    else:
+        f0, g0 = (t - 1) ** 2 / (2 * beta) + beta / 2, (t - 1) / beta
+    w = ell * math.pi / 2
+    return f0 + 2 * (1 - beta) / (ell * math.pi) * math.sin(w * t), g0 + (1 - beta) * math.cos(
+        w * t
+    )
+
+
+def _mt456(b1, b2):
+    """Functions 4-6 of Moré & Thuente (1994)."""
+
+    def gam(b):
+        return math.sqrt(1 + b * b) - b
+
+    def phi(t):
+        r1 = math.sqrt((1 - t) ** 2 + b2 * b2)
+        r2 = math.sqrt(t * t + b1 * b1)
+        return gam(b1) * r1 + gam(b2) * r2, -gam(b1) * (1 - t) / r1 + gam(b2) * t / r2
+
+    return phi
+
+
+def _narrow(t, center=0.7, width=1e-3):
+    """A narrow Lorentzian well inside a broad parabola (minimizer near 2)."""
+    u = (t - center) / width
+    f = 0.005 * (t - 2.0) ** 2 - 1.0 / (1.0 + u * u)
+    g = 0.01 * (t - 2.0) + 2.0 * u / width / (1.0 + u * u) ** 2
+    return f, g
+
+
+def _parabola(t):
+    return (t - 1.0) ** 2, 2.0 * (t - 1.0)
+
+
+def _rosen_line(n=10, seed=0):
+    x = -1.2 + 0.1 * np.random.default_rng(seed).standard_normal(n)
+    d = -rosen_der(x)
+
+    def phi(t):
+        p = x + t * d
+        return float(rosen(p)), float(rosen_der(p) @ d)
+
+    return phi, 1.0 / float(np.linalg.norm(d))
+
+
+def _linear(t):
+    return -t, -1.0
+
+
+_ROSEN, _ROSEN_STP = _rosen_line()
+
+# (name, phi, first steps, ftol, gtol, xtol, stpmin, stpmax)
+MT_CASES = [
+    ("mt1", _mt1, (1e-3, 1e-1, 1e1, 1e3), 1e-3, 1e-1, 0.1, 0.0, 1e10),
+    ("mt2", _mt2, (1e-3, 1e-1, 1e1, 1e3), 1e-1, 1e-1, 0.1, 0.0, 1e10),
+    ("mt3", _mt3, (1e-3, 1e-1, 1e1, 1e3), 1e-1, 1e-1, 0.1, 0.0, 1e10),
+    ("mt4", _mt456(1e-3, 1e-3), (1e-3, 1e-1, 1e1, 1e3), 1e-3, 1e-3, 0.1, 0.0, 1e10),
+    ("mt5", _mt456(1e-2, 1e-3), (1e-3, 1e-1, 1e1, 1e3), 1e-3, 1e-3, 0.1, 0.0, 1e10),
+    ("mt6", _mt456(1e-3, 1e-2), (1e-3, 1e-1, 1e1, 1e3), 1e-3, 1e-3, 0.1, 0.0, 1e10),
+    ("mt3_tight", _mt3, (1e-3, 1.0, 1e3), 1e-3, 1e-3, 1e-10, 0.0, 1e10),
+    ("narrow", _narrow, (1e-2, 1.0, 30.0), 1e-3, 1e-3, 1e-12, 0.0, 1e10),
+    ("rosen", _ROSEN, (_ROSEN_STP, 1.0, 1e-3 * _ROSEN_STP), 1e-3, 0.9, 0.1, 0.0, 1e10),
+    ("rosen_tight", _ROSEN, (_ROSEN_STP, 10 * _ROSEN_STP), 1e-3, 1e-2, 1e-8, 0.0, 1e10),
+    ("stpmax", _linear, (1.0, 4.0, 5.0), 1e-3, 0.9, 0.1, 0.0, 5.0),
+    ("stpmin", _parabola, (4.0, 10.0), 1e-3, 0.9, 0.1, 3.0, 1e10),
+]
+
+
+def _scipy_search(phi, stp, ftol, gtol, xtol, stpmin, stpmax, maxiter=200):
+    from scipy.optimize._dcsrch import DCSRCH
+
+    search = DCSRCH(None, None, ftol, gtol, xtol, stpmin, stpmax)
+    f, g = phi(0.0)
+    stp, f, g, task = search._iterate(stp, f, g, b"START")
+    trials = []
+    for _ in range(maxiter):
+        if task[:2] != b"FG":
+            break
+        trials.append(stp)
+        f, g = phi(stp)
+        stp, f, g, task = search._iterate(stp, f, g, task)
+    return trials, stp, task.decode()
+
+
+def _core_search(phi, stp, ftol, gtol, xtol, stpmin, stpmax, maxiter=200):
+    search = _core.MoreThuente(ftol, gtol, xtol, stpmin, stpmax)
+    f, g = phi(0.0)
+    task = search.start(f, g, stp)
+    trials = []
+    for _ in range(maxiter):
+        if task != Task.EVALUATE:
+            break
+        trials.append(search.step)
+        task = search.iterate(*phi(search.step))
+    return trials, search.step, task, search.message
+
+
+_TASK_PREFIX = {
+    Task.CONVERGED: "CONVERGENCE",
+    Task.WARNING: "WARNING",
+    Task.ERROR: "ERROR",
+}
+
+
+@pytest.mark.parametrize("case", MT_CASES, ids=[c[0] for c in MT_CASES])
+def test_more_thuente_matches_scipy_dcsrch(case):
+    name, phi, first_steps, *tols = case
+    lengths, outcomes = [], []
+    for stp0 in first_steps:
+        ref_trials, ref_stp, ref_task = _scipy_search(phi, stp0, *tols)
+        trials, stp, task, message = _core_search(phi, stp0, *tols)
+        assert ref_task[:2] != "FG", "reference did not finish"
+        assert len(trials) == len(ref_trials), (stp0, trials, ref_trials)
+        np.testing.assert_allclose(trials, ref_trials, rtol=1e-12, atol=0)
+        assert stp == pytest.approx(ref_stp, rel=1e-12, abs=0)
+        assert message == ref_task
+        assert message.startswith(_TASK_PREFIX[task])
+        lengths.append(len(trials))
+        outcomes.append(message)
+    if name == "stpmax":
+        assert message == "WARNING: STP = STPMAX" and stp == 5.0
+    elif name == "stpmin":
+        assert message == "WARNING: STP = STPMIN" and stp == 3.0
+    elif name in ("mt1", "mt4", "mt5", "rosen", "rosen_tight"):
+        assert all(o == "CONVERGENCE" for o in outcomes)
+    # The cases exercise real searches, not only first-trial acceptances.
+    if name not in ("stpmax", "stpmin"):
+        assert max(lengths) >= 4
+
+
+def test_more_thuente_converged_step_satisfies_strong_wolfe():
+    ftol, gtol = 1e-3, 0.1
+    f0, g0 = _mt1(0.0)
+    for stp0 in (1e-3, 1e-1, 1e1, 1e3):
+        _, stp, task, _ = _core_search(_mt1, stp0, ftol, gtol, 0.1, 0.0, 1e10)
+        assert task == Task.CONVERGED
+        f, g = _mt1(stp)
+        assert f <= f0 + ftol * stp * g0
+        assert abs(g) <= gtol * abs(g0)
+
+
+def test_more_thuente_input_errors_match_scipy():
+    for f0, g0, stp, tols, expected in [
+        (1.0, 0.5, 1.0, (1e-3, 0.9, 0.1, 0.0, 10.0), "ERROR: INITIAL G .GE. ZERO"),
+        (1.0, -1.0, 20.0, (1e-3, 0.9, 0.1, 0.0, 10.0), "ERROR: STP .GT. STPMAX"),
+        (1.0, -1.0, 0.5, (1e-3, 0.9, 0.1, 1.0, 10.0), "ERROR: STP .LT. STPMIN"),
+        (1.0, -1.0, 1.0, (-1e-3, 0.9, 0.1, 0.0, 10.0), "ERROR: FTOL .LT. ZERO"),
+    ]:
+        search = _core.MoreThuente(*tols)
+        assert search.start(f0, g0, stp) == Task.ERROR
+        assert search.message == expected
+        _, _, ref_task = _scipy_search(lambda t, f0=f0, g0=g0: (f0, g0), stp, *tols)
+        assert ref_task == expected
+
+
+def test_more_thuente_backs_off_from_nan():
+    # phi finite only for t < 2; the first trial 10 is far outside.
+    def phi(t):
+        return ((t - 1.0) ** 2, 2.0 * (t - 1.0)) if t < 2.0 else (np.nan, np.nan)
+
+    search = _core.MoreThuente(1e-3, 0.9, 0.1, 0.0, 1e10)
+    task = search.start(*phi(0.0), 10.0)
+    assert task == Task.EVALUATE and search.step == 10.0
+    trials = []
+    while task == Task.EVALUATE and len(trials) < 50:
+        stp = search.step
+        trials.append(stp)
+        f, g = phi(stp)
+        task = search.iterate(f, g)
+        if not np.isfinite(f):
+            assert task == Task.EVALUATE
+            assert 0.0 < search.step < stp  # backed off, but not to zero
+    assert any(t >= 2.0 for t in trials) and trials[-1] < 2.0
+    assert task == Task.CONVERGED
+    f, g = phi(search.step)
+    assert f <= 1.0 + 1e-3 * search.step * (-2.0) and abs(g) <= 0.9 * 2.0
+    # Never returns to the region that failed.
+    assert all(t < 10.0 for t in trials[1:])
+
+
+def test_more_thuente_inf_then_nan_gradient_backs_off():
+    search = _core.MoreThuente()
+    assert search.start(0.0, -1.0, 4.0) == Task.EVALUATE
+    assert search.iterate(np.inf, -1.0) == Task.EVALUATE
+    assert 0.0 < search.step < 4.0
+    stp = search.step
+    assert search.iterate(1.0, np.nan) == Task.EVALUATE
+    assert 0.0 < search.step < stp
+
+
+def test_more_thuente_all_nan_ends_with_warning_at_zero():
+    search = _core.MoreThuente()
+    task = search.start(0.0, -1.0, 1.0)
+    n = 0
+    while task == Task.EVALUATE and n < 5000:
+        stp = search.step
+        task = search.iterate(np.nan, np.nan)
+        if task == Task.EVALUATE:
+            assert 0.0 < search.step < stp
+        n += 1
+    assert task == Task.WARNING
+    assert "NON-FINITE" in search.message
+    assert search.step == 0.0
+
+
+def test_more_thuente_iterate_without_start_is_an_error():
+    search = _core.MoreThuente()
+    assert search.iterate(1.0, -1.0) == Task.ERROR
+
+
+# ------------------------------------------------------------------------------------------
+# Armijo backtracking and golden section
+# ------------------------------------------------------------------------------------------
+
+
+def _armijo_run(phi, stp0, c1=1e-4, shrink=0.5):
+    f0, g0 = phi(0.0)
+    search = _core.Armijo(c1, shrink, 1e-20)
+    task = search.start(f0, g0, stp0)
+    trials, values = [], []
+    while task == Task.EVALUATE and len(trials) < 200:
+        trials.append(search.step)
+        values.append(phi(search.step)[0])
+        task = search.iterate(values[-1])
+    return f0, g0, trials, values, task, search.step
+
+
+@pytest.mark.parametrize(
+    "phi, stp0, c1, shrink",
+    [
+        (lambda t: ((t - 1.0) ** 2, 2.0 * (t - 1.0)), 64.0, 1e-4, 0.5),
+        (lambda t: ((t - 1.0) ** 2, 2.0 * (t - 1.0)), 64.0, 0.9, 0.3),
+        (_mt1, 1e3, 1e-4, 0.5),
+        (_mt3, 7.3, 0.5, 0.7),
+        (_ROSEN, 50.0 * _ROSEN_STP, 1e-4, 0.5),
+    ],
+)
+def test_armijo_accepts_first_sufficient_decrease(phi, stp0, c1, shrink):
+    f0, g0, trials, values, task, stp = _armijo_run(phi, stp0, c1, shrink)
+    assert task == Task.CONVERGED
+    assert len(trials) >= 2
+    np.testing.assert_allclose(trials, stp0 * shrink ** np.arange(len(trials)), rtol=1e-14)
+    assert stp == trials[-1]
+    assert values[-1] <= f0 + c1 * stp * g0
+    for t, f in zip(trials[:-1], values[:-1], strict=True):
+        assert not f <= f0 + c1 * t * g0
+
+
+def test_armijo_treats_nan_as_failure_and_reports_stpmin():
+    search = _core.Armijo(1e-4, 0.5, 1e-3)
+    assert search.start(1.0, -1.0, 1.0) == Task.EVALUATE
+    assert search.iterate(np.nan) == Task.EVALUATE and search.step == 0.5
+    assert search.iterate(0.5) == Task.CONVERGED and search.step == 0.5
+    search.start(1.0, -1.0, 1.0)
+    task = Task.EVALUATE
+    for _ in range(20):
+        task = search.iterate(2.0)
+        if task != Task.EVALUATE:
+            break
+    assert task == Task.WARNING and search.step < 1e-3
+    assert _core.Armijo().start(1.0, 0.0, 1.0) == Task.ERROR
+
+
+def _golden_run(fun, stp0, xtol):
+    search = _core.GoldenSection(xtol, 50)
+    task = search.start(fun(0.0), stp0)
+    trials = []
+    while task == Task.EVALUATE and len(trials) < 1000:
+        trials.append(search.step)
+        task = search.iterate(fun(search.step))
+    return search, task, trials
+
+
+@pytest.mark.parametrize(
+    "tmin, stp0, xtol",
+    [(0.37, 1.0, 1e-4), (0.37, 1.0, 1e-8), (5.0, 1.0, 1e-4), (5.0, 1e-3, 1e-6), (1e-3, 10.0, 1e-5)],
+)
+def test_golden_section_minimizes_to_xtol(tmin, stp0, xtol):
+    def fun(t):
+        return (t - tmin) ** 2  # no offset: values resolve the minimizer to ~1e-16
+
+    search, task, trials = _golden_run(fun, stp0, xtol)
+    assert task == Task.CONVERGED
+    assert search.message == "CONVERGENCE"
+    stp = search.step
+    assert abs(stp - tmin) <= xtol * stp
+    assert search.best_value == fun(stp) == min(fun(t) for t in trials)
+    if tmin > stp0:
+        assert max(trials) > tmin  # the bracket was expanded beyond the minimizer
+
+
+def test_golden_section_non_unimodal_and_nan():
+    # NaN beyond t = 0.8 behaves like a very high value; the minimizer 0.5 is still found.
+    def fun(t):
+        return (t - 0.5) ** 2 if t < 0.8 else np.nan
+
+    search, task, _ = _golden_run(fun, 1.0, 1e-6)
+    assert task == Task.CONVERGED and abs(search.step - 0.5) <= 1e-6 * 0.5
+    # No decrease anywhere along the line: a warning, step 0.
+    search, task, _ = _golden_run(lambda t: 1.0 + t, 1.0, 1e-3)
+    assert task == Task.WARNING and search.step == 0.0
+    assert _core.GoldenSection().start(0.0, -1.0) == Task.ERROR
+    assert _core.GoldenSection().iterate(1.0) == Task.ERROR
