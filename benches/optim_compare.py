@@ -205,6 +205,7 @@ def family(quick: bool, figure: Path | None) -> None:
                 ax.plot(np.arange(traj.n_steps + 1), traj.losses, label=label, lw=1.2)
             ax.set_yscale("log")
             ax.set_xscale("symlog", linthresh=10)
+            ax.set_xlim(left=0)
             ax.set_title(case)
             ax.set_xlabel("iteration")
         np.atleast_1d(axes)[0].set_ylabel("compliance")
