@@ -133,16 +133,17 @@ def test_memory_curvature_skip_rule():
     # Skipped exactly when s.y <= eps * skip_scale.
     assert mem.push(s, y, skip_scale=sy / eps * (1 + 1e-9), eps=eps) is False
     assert mem.push(s, y, skip_scale=sy / eps * (1 + 1e-3), eps=eps) is False
-    assert mem.size == 0 and mem.n_skipped == 2 and mem.n_pushed == 0
+    assert mem.push(s, y, skip_scale=sy, eps=1.0) is False  # equality is skipped too
+    assert mem.size == 0 and mem.n_skipped == 3 and mem.n_pushed == 0
     assert mem.push(s, y, skip_scale=sy / eps * (1 - 1e-9), eps=eps) is True
-    assert mem.size == 1 and mem.n_skipped == 2 and mem.n_pushed == 1
+    assert mem.size == 1 and mem.n_skipped == 3 and mem.n_pushed == 1
     # Negative curvature is rejected with the default (L-BFGS-B) rule, positive accepted.
     assert mem.push(s2, -y2) is False
     assert mem.push(s2, y2, skip_scale=1.0) is True
-    assert mem.n_skipped == 3 and mem.n_pushed == 2 and mem.size == 2
+    assert mem.n_skipped == 4 and mem.n_pushed == 2 and mem.size == 2
     # A NaN pair is rejected, not stored.
     assert mem.push(s, np.full(n, np.nan)) is False
-    assert mem.n_skipped == 4 and mem.size == 2
+    assert mem.n_skipped == 5 and mem.size == 2
     # sy= overrides the computed s.y in the test.
     assert mem.push(s, y, skip_scale=1.0, eps=1.0, sy=0.5) is False
     assert mem.push(-s, y, skip_scale=0.0, sy=2.0) is True

@@ -215,13 +215,18 @@ class Optimizer:
             direction.update(s, y, trial.step * slope)
             F_old = F
             theta, f, g, F, G = trial.theta, trial.loss, trial.grad, trial.value, trial.gvec
+            # The decrease test compares both values at the same transform level, before a
+            # running-minimum level moves to the new loss.
+            decrease = F_old - F
             for t in self.transforms:
                 t.accepted(f)
             if self.transforms:  # the level may have moved: re-express the current point
                 F, G = self._transform(f, g)
             steps += 1
             rec.accept(theta, f, g, trial.step, slope)
-            if self.ftol > 0 and (F_old - F) <= self.ftol * max(abs(F_old), abs(F), 1.0):
+            if self.ftol > 0 and decrease <= self.ftol * max(
+                abs(F_old), abs(F_old - decrease), 1.0
+            ):
                 reason, message = "converged", "relative reduction of f <= ftol"
                 break
         return self._finish(
