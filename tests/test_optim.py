@@ -631,3 +631,37 @@ def test_bad_arguments_raise_value_error():
     bad[2] = np.inf
     with pytest.raises(ValueError, match="NaN or inf"):
         opt.run(obj, bad)
+
+
+# ------------------------------------------------------------------------------------------
+# Quasi-Newton matrices rebuilt from a recorded run
+# ------------------------------------------------------------------------------------------
+def test_quasi_newton_operators_rebuild_the_run():
+    n = 30
+
+    class Rosen:
+        size = n
+        x0 = np.full(n, -0.5)
+
+        def value_and_grad(self, x):
+            return rosen(x), rosen_der(x)
+
+    obj = Rosen()
+    traj = ts.optim.get("lbfgs", memory=5).run(
+        obj, max_evals=60, record_memory=True, record_params=True
+    )
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal(n)
+    for k in (0, 5, traj.n_steps - 1):
+        B = traj.quasi_newton(k, "B")
+        H = traj.quasi_newton(k, "H")
+        assert B.shape == (n, n)
+        np.testing.assert_allclose(B @ (H @ v), v, rtol=1e-9, atol=1e-9 * np.linalg.norm(v))
+        # The step taken from iterate k is -t H_k g_k.
+        g = obj.value_and_grad(traj.thetas[k])[1]
+        step = traj.thetas[k + 1] - traj.thetas[k]
+        np.testing.assert_allclose(step, -traj.step_sizes[k + 1] * (H @ g), rtol=1e-8, atol=1e-12)
+    with pytest.raises(ValueError, match="record_memory"):
+        ts.optim.get("lbfgs").run(obj, max_evals=5).quasi_newton(0)
+    with pytest.raises(ValueError, match="kind"):
+        traj.quasi_newton(0, "C")

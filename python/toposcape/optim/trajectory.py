@@ -95,6 +95,40 @@ class Trajectory:
             f"reason={self.reason!r})"
         )
 
+    def quasi_newton(self, step: int, kind: str = "B"):
+        """L-BFGS's own matrix at a step, as a :class:`scipy.sparse.linalg.LinearOperator`.
+
+        Parameters
+        ----------
+        step : int
+            ``k``: the matrix with which the direction of step ``k+1`` was computed (from the
+            pairs held at that moment, ``k = 0`` being the start: an empty memory).
+        kind : {"B", "H"}
+            ``"B"``: the Hessian approximation ``B_k``; ``"H"``: its inverse ``H_k``. Both from
+            the compact representation of Byrd, Nocedal and Schnabel (1994), with
+            ``B_0 = (y.y / s.y) I`` of the newest pair.
+
+        Requires a run with ``record_memory=True`` and an L-BFGS direction rule.
+        """
+        from scipy.sparse.linalg import LinearOperator
+
+        from .. import _core
+
+        if self.memory is None or self.pairs is None:
+            raise ValueError("quasi_newton needs a run with record_memory=True (L-BFGS direction)")
+        if kind not in ("B", "H"):
+            raise ValueError(f"kind must be 'B' or 'H', got {kind!r}")
+        if not 0 <= step < len(self.memory):
+            raise ValueError(f"step must lie in [0, {len(self.memory)}), got {step}")
+        held = self.memory[step]
+        n = self.theta.size
+        memory = _core.LbfgsMemory(n, max(1, len(held)))
+        for index in held:
+            s, y = self.pairs[index]
+            memory.push(s, y, skip_scale=-np.inf)
+        apply = memory.apply_b if kind == "B" else memory.apply_h
+        return LinearOperator((n, n), matvec=lambda v: apply(np.ravel(v)), dtype=np.float64)
+
     def to_xarray(self):
         """The run as an :class:`xarray.Dataset` with dimensions ``step`` and ``evaluation``.
 
