@@ -516,6 +516,23 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} logical CPUs, {mem:.1f} GiB RAM, Python {py}"
 
 
+def git_revision() -> str:
+    """Short commit of the checkout, with ``+dirty`` when the library sources differ from it."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "python", "cpp", "src"],
+            capture_output=True,
+            text=True,
+            cwd=HERE,
+        ).stdout.strip()
+    except OSError:
+        return "?"
+    return (rev or "?") + ("+dirty" if dirty else "")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer repeats")
@@ -562,7 +579,7 @@ def main(argv=None) -> None:
     load0 = os.getloadavg()
     out = [
         f"Machine: {machine()}",
-        f"toposcape {ts.__version__}; backends available: {', '.join(available_solvers())}; "
+        f"toposcape {ts.__version__} (git {git_revision()}); backends available: {', '.join(available_solvers())}; "
         f"AUTO_ITERATIVE_THRESHOLD = {AUTO_ITERATIVE_THRESHOLD:,} free DOFs.",
         f"Thread settings: {threads} (the library sets KMP_BLOCKTIME=0 unless it is set).",
         f"Problem: MBB beam, density {DENSITY}, volume constraint, p = {PENAL:g}, filter r = 2.",

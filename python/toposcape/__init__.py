@@ -12,7 +12,18 @@ from .objective import Objective, SecondOrderObjective
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # The CNN needs torch: load it only when asked for.
+    if name == "CNNObjective":
+        from .models.neural import CNNObjective
+
+        return CNNObjective
+    raise AttributeError(f"module 'toposcape' has no attribute {name!r}")
+
+
 __all__ = [
+    "CNNObjective",
     "InvalidInputError",
     "InvalidProblemError",
     "Objective",

@@ -73,6 +73,112 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_option(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise ValueError(f"optimizer option {text!r} must look like name=value")
+    key, value = text.split("=", 1)
+    for cast in (int, float):
+        try:
+            return key, cast(value)
+        except ValueError:
+            pass
+    return key, value
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import optim, problems
+    from .models.pixel import PixelObjective
+
+    problem = problems.get(args.problem)
+    options = dict(_parse_option(o) for o in args.option)
+    if args.model == "cnn":
+        from .models.neural import CNNObjective
+
+        obj = CNNObjective(
+            problem,
+            penal=args.penal,
+            seed=args.seed,
+            upsampling=args.upsampling,
+            dtype=args.dtype,
+            solver=args.solver,
+        )
+    else:
+        obj = PixelObjective(
+            problem,
+            penal=args.penal,
+            volume_constraint=args.optimizer not in ("oc", "mma"),
+            solver=args.solver,
+        )
+    opt = optim.get(args.optimizer, **options)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{problem.name}_{args.model}_{args.optimizer}_seed{args.seed}"
+    print(
+        f"{problem.name}: {args.model} model ({obj.size:,} parameters), {opt.name}, "
+        f"budget {args.max_evals} evaluations"
+    )
+    traj = opt.run(
+        obj,
+        max_evals=args.max_evals,
+        max_steps=args.max_steps,
+        progress=not args.quiet,
+    )
+    design = obj.design(traj.best_theta)
+    ds = traj.to_xarray()
+    ds["design"] = (("y", "x"), design)
+    ds["best_theta"] = (("parameter",), traj.best_theta)
+    ds.attrs.update(problem=problem.name, model=args.model, seed=args.seed, penal=args.penal)
+    nc_path = out / f"{stem}.nc"
+    ds.to_netcdf(nc_path, engine="scipy")
+    design_png, curve_png = out / f"{stem}_design.png", out / f"{stem}_loss.png"
+    _save_figures(
+        design, traj, f"{problem.name} | {args.model} | {opt.name}", design_png, curve_png
+    )
+    print(
+        f"best compliance {traj.best_loss:.6g} after {traj.n_evals} evaluations "
+        f"({traj.n_steps} steps, {traj.wall_times[-1]:.1f} s); stopped: {traj.reason}"
+    )
+    for path in (design_png, curve_png, nc_path):
+        print(f"wrote {path}")
+    return 0
+
+
+def _save_figures(design, traj, title, design_png, curve_png) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    h, w = design.shape
+    fig, ax = plt.subplots(figsize=(min(12, 2 + 6 * w / max(h, w)), min(8, 1 + 6 * h / max(h, w))))
+    ax.imshow(design, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(f"{title}\ncompliance {traj.best_loss:.6g}")
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(design_png, dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(
+        np.arange(1, traj.n_evals + 1),
+        traj.eval_losses,
+        lw=0.6,
+        alpha=0.5,
+        label="every evaluation",
+    )
+    ax.plot(traj.evals, traj.losses, lw=1.5, label="accepted iterates")
+    ax.set_yscale("log")
+    ax.set_xlabel("objective evaluations")
+    ax.set_ylabel("compliance")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(curve_png, dpi=120)
+    plt.close(fig)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="toposcape",
@@ -99,6 +205,54 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--repeat", type=int, default=5, help="timed repetitions (default 5)")
     e.add_argument("--seed", type=int, default=0, help="random seed of the evaluation point")
     e.set_defaults(func=_cmd_evaluate)
+
+    r = sub.add_parser(
+        "run",
+        help="optimize one suite problem with a model and an optimizer; save design, curve, run",
+        description=(
+            "Optimize one problem of the suite and save the final design and the loss curve as "
+            "PNG files and the whole trajectory as a netCDF file (an xarray Dataset). Example: "
+            "toposcape run michell_centered_both_32x64_0.12 --model cnn --optimizer lbfgs "
+            "--max-evals 300"
+        ),
+    )
+    r.add_argument(
+        "problem",
+        nargs="?",
+        default="michell_centered_both_32x64_0.12",
+        help="suite name (see 'toposcape problems'); default: problem A of the study",
+    )
+    r.add_argument("--model", choices=("cnn", "pixel"), default="cnn", help="default: cnn")
+    r.add_argument(
+        "--optimizer",
+        default="lbfgs",
+        help="a preset of toposcape.optim (lbfgs, gd, gd_ls, hd, adam, ..., oc, mma)",
+    )
+    r.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="optimizer parameter, repeatable: -o memory=1 -o lr=0.004",
+    )
+    r.add_argument("--max-evals", type=int, default=300, help="evaluation budget (300)")
+    r.add_argument("--max-steps", type=int, default=None, help="step budget (none)")
+    r.add_argument("--penal", type=float, default=3.0, help="SIMP penalty (3)")
+    r.add_argument("--seed", type=int, default=0, help="CNN initialisation seed (0)")
+    r.add_argument(
+        "--upsampling",
+        choices=("bilinear", "transpose"),
+        default="bilinear",
+        help="CNN variant (bilinear: the reference; transpose: the thesis)",
+    )
+    r.add_argument(
+        "--dtype", choices=("float32", "float64"), default="float32", help="CNN precision (float32)"
+    )
+    r.add_argument("--solver", default="auto", help="sparse solver backend (auto)")
+    r.add_argument("--out", default="toposcape-out", help="output folder (toposcape-out)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_run)
     return parser
 
 

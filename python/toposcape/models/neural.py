@@ -1,0 +1,205 @@
+"""Neural reparameterization: compliance as a function of a CNN's weights.
+
+The physics (volume-constrained sigmoid, cone filter, SIMP compliance) enters torch as an
+autograd Function in float64 whose backward is itself differentiable: its derivative is the
+physics' own exact Hessian-vector product (second-order adjoint, one extra sparse solve), so
+``torch.autograd`` never differentiates through a solver and double backward gives the exact
+Hessian-vector product of the whole graph
+
+    H_theta v = J^T H_z (J v) + sum_i g_i (d^2 z_i / d theta^2) v,
+
+with ``z`` the CNN's logits, ``J = dz/dtheta`` and ``g = dc/dz``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import InvalidInputError
+from .cnn import CNNModel
+from .pixel import PixelObjective
+
+__all__ = ["CNNObjective", "compliance_of_logits"]
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class _ComplianceGradient(torch.autograd.Function):
+    """``g = dc/dz``; its backward is the exact Hessian-vector product ``H_z w``."""
+
+    @staticmethod
+    def forward(ctx, z, pixel, gradient):
+        ctx.pixel = pixel
+        ctx.save_for_backward(z)
+        return gradient
+
+    @staticmethod
+    def backward(ctx, w):
+        (z,) = ctx.saved_tensors
+        pixel = ctx.pixel
+        theta = z.detach().to(torch.float64).cpu().numpy().ravel()
+        direction = w.detach().to(torch.float64).cpu().numpy().ravel()
+        hv = pixel.hvp(theta, direction).reshape(z.shape)
+        return torch.from_numpy(hv).to(dtype=z.dtype), None, None
+
+
+class _Compliance(torch.autograd.Function):
+    """``c(z)``: compliance of the design with logits ``z`` (H, W), differentiable twice."""
+
+    @staticmethod
+    def forward(ctx, z, pixel):
+        theta = z.detach().to(torch.float64).cpu().numpy().ravel()
+        c, g = pixel.value_and_grad(theta)
+        ctx.pixel = pixel
+        ctx.save_for_backward(z, torch.from_numpy(g.reshape(z.shape)).to(dtype=z.dtype))
+        return torch.tensor(c, dtype=z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        z, gradient = ctx.saved_tensors
+        g = _ComplianceGradient.apply(z, ctx.pixel, gradient)
+        return grad_output * g, None
+
+
+def compliance_of_logits(z: torch.Tensor, pixel: PixelObjective) -> torch.Tensor:
+    """Compliance of logits ``z`` (H, W) through ``pixel``'s design pipeline, as a torch scalar.
+
+    Differentiable twice: ``torch.autograd.grad(..., create_graph=True)`` followed by another
+    ``grad`` gives exact Hessian-vector products (the second derivative comes from the
+    physics' second-order adjoint).
+    """
+    if z.shape != pixel.shape:
+        raise InvalidInputError(f"logits must have shape {pixel.shape}, got {tuple(z.shape)}")
+    return _Compliance.apply(z, pixel)
+
+
+class CNNObjective:
+    """Compliance of a problem as a function of the weights of the reference CNN (models.md).
+
+    ``theta`` (flat float64, :attr:`size`) -> CNN -> logits (H, W) -> volume-constrained
+    sigmoid -> cone filter -> SIMP compliance.
+
+    Parameters
+    ----------
+    problem : toposcape.problems.Problem
+        ``H`` and ``W`` must be divisible by the product of the resizes (8 by default).
+    penal : float
+        SIMP penalty.
+    seed : int
+        Fixes every initial value (latent, dense, convolutions): same seed, same ``x0``.
+    upsampling : {"bilinear", "transpose"}
+        Bilinear upsampling + convolution (the reference), or transposed convolutions (the
+        thesis' variant).
+    dtype : {"float32", "float64"}
+        The CNN's precision (the physics always runs in float64). Use float64 for
+        second-order studies.
+    solver : str
+        Sparse solver backend of the physics.
+    **model_options
+        Passed to :class:`~toposcape.models.cnn.CNNModel` (latent_size, conv_filters, ...).
+
+    Attributes
+    ----------
+    size : int
+        Number of parameters.
+    x0 : ndarray (size,)
+        The initial parameters (a copy).
+    model : CNNModel
+        The torch module (its parameters are overwritten by every call).
+    pixel : PixelObjective
+        The design pipeline and physics on the logits.
+    """
+
+    def __init__(
+        self,
+        problem,
+        penal: float = 3.0,
+        seed: int = 0,
+        upsampling: str = "bilinear",
+        dtype: str = "float32",
+        solver: str = "auto",
+        **model_options,
+    ) -> None:
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.problem = problem
+        self.dtype = dtype
+        self.pixel = PixelObjective(problem, penal=penal, volume_constraint=True, solver=solver)
+        self.penal = self.pixel.penal
+        self.shape = self.pixel.shape
+        self.model = CNNModel(
+            self.shape[0],
+            self.shape[1],
+            upsampling=upsampling,
+            seed=seed,
+            dtype=_DTYPES[dtype],
+            **model_options,
+        )
+        self.seed = seed
+        self.upsampling = upsampling
+        self._params = [p for p in self.model.parameters()]
+        self._x0 = self.model.flatten().detach().to(torch.float64).numpy().copy()
+        self.size = int(self._x0.size)
+
+    @property
+    def x0(self) -> np.ndarray:
+        return self._x0.copy()
+
+    def parameter_groups(self):
+        """The model's parameter groups (name, shape, kind, offset, size), in ``theta`` order."""
+        return self.model.parameter_groups()
+
+    # ----------------------------------------------------------------------------------------
+    def _vector(self, theta: np.ndarray, name: str) -> np.ndarray:
+        if np.iscomplexobj(theta):
+            raise InvalidInputError(f"{name} must be real, got complex values")
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape != (self.size,):
+            raise InvalidInputError(
+                f"{name} must be a flat vector of length {self.size}, got shape {theta.shape}"
+            )
+        if not np.all(np.isfinite(theta)):
+            raise InvalidInputError(f"{name} contains NaN or inf")
+        return theta
+
+    def _load(self, theta: np.ndarray) -> None:
+        theta = self._vector(theta, "theta")
+        self.model.assign(torch.from_numpy(theta).to(_DTYPES[self.dtype]))
+
+    def _flat(self, tensors) -> np.ndarray:
+        return torch.cat([t.reshape(-1) for t in tensors]).to(torch.float64).numpy()
+
+    def logits(self, theta: np.ndarray) -> np.ndarray:
+        """The CNN's output ``z`` (H, W) at ``theta``, float64."""
+        self._load(theta)
+        with torch.no_grad():
+            return self.model().to(torch.float64).numpy().copy()
+
+    def design(self, theta: np.ndarray) -> np.ndarray:
+        """Physical densities ``x_phys`` (H, W) at ``theta``."""
+        return self.pixel.design(self.logits(theta).ravel())
+
+    def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Compliance and its gradient with respect to ``theta`` ((size,) float64)."""
+        self._load(theta)
+        loss = compliance_of_logits(self.model(), self.pixel)
+        grads = torch.autograd.grad(loss, self._params)
+        return float(loss.item()), self._flat(grads)
+
+    def hvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Exact Hessian-vector product of the whole graph, (size,) float64."""
+        self._load(theta)
+        v = self._vector(v, "v")
+        loss = compliance_of_logits(self.model(), self.pixel)
+        grads = torch.autograd.grad(loss, self._params, create_graph=True)
+        dtype = _DTYPES[self.dtype]
+        pieces = []
+        offset = 0
+        for p in self._params:
+            n = p.numel()
+            pieces.append(torch.from_numpy(v[offset : offset + n]).to(dtype).reshape(p.shape))
+            offset += n
+        gv = sum((g * piece).sum() for g, piece in zip(grads, pieces, strict=True))
+        hv = torch.autograd.grad(gv, self._params)
+        return self._flat(hv)
