@@ -520,13 +520,13 @@ def git_revision() -> str:
     """Short commit of the checkout, with ``+dirty`` when the library sources differ from it."""
     try:
         rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE.parent
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", "python", "cpp", "src"],
             capture_output=True,
             text=True,
-            cwd=HERE,
+            cwd=HERE.parent,
         ).stdout.strip()
     except OSError:
         return "?"
@@ -579,7 +579,8 @@ def main(argv=None) -> None:
     load0 = os.getloadavg()
     out = [
         f"Machine: {machine()}",
-        f"toposcape {ts.__version__} (git {git_revision()}); backends available: {', '.join(available_solvers())}; "
+        f"toposcape {ts.__version__} (git {git_revision()}); "
+        f"backends available: {', '.join(available_solvers())}; "
         f"AUTO_ITERATIVE_THRESHOLD = {AUTO_ITERATIVE_THRESHOLD:,} free DOFs.",
         f"Thread settings: {threads} (the library sets KMP_BLOCKTIME=0 unless it is set).",
         f"Problem: MBB beam, density {DENSITY}, volume constraint, p = {PENAL:g}, filter r = 2.",

@@ -5,10 +5,18 @@
 >>> f, g = obj.value_and_grad(obj.x0)
 """
 
-from . import optim, physics, problems
-from .errors import InvalidInputError, InvalidProblemError, UnderconstrainedProblemError
-from .models.pixel import PixelObjective
-from .objective import Objective, SecondOrderObjective
+from . import _threads
+
+_threads.configure()  # before torch or MKL start their thread pools
+
+from . import optim, physics, problems  # noqa: E402
+from .errors import (  # noqa: E402
+    InvalidInputError,
+    InvalidProblemError,
+    UnderconstrainedProblemError,
+)
+from .models.pixel import PixelObjective  # noqa: E402
+from .objective import Objective, SecondOrderObjective  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -182,10 +182,7 @@ def _singular(detail: str) -> UnderconstrainedProblemError:
 
 
 def _load_mkl_runtime() -> ctypes.CDLL | None:
-    # Intel OpenMP threads spin for 200 ms after each parallel region by default, stealing the
-    # cores from the NumPy/numba work that follows every factorization and solve. Unless the
-    # user chose otherwise, let them sleep at once (must be set before the runtime starts).
-    os.environ.setdefault("KMP_BLOCKTIME", "0")
+    # Thread wait policies: see toposcape._threads (applied when the package is imported).
     candidates = []
     env = os.environ.get("PYPARDISO_MKL_RT")
     if env:
