@@ -24,8 +24,9 @@ import argparse
 import time
 
 import numpy as np
-import torch
 
+# toposcape before torch (imported in the functions below): it sets the OpenMP wait policy
+# before torch's runtime starts its threads.
 import toposcape as ts
 
 
@@ -40,6 +41,8 @@ def median_time(fn, repeat: int) -> float:
 
 
 def split(problem, repeat: int) -> dict[str, float]:
+    import torch
+
     obj = ts.CNNObjective(problem, seed=0)
     theta = obj.x0
     rng = np.random.default_rng(0)
@@ -117,6 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    import torch
+
     repeat = 5 if args.quick else 15
     sizes = [(64, 32), (128, 128)] if args.quick else [(64, 32), (128, 128), (384, 128)]
 
