@@ -53,6 +53,7 @@ BACKEND_SIZES_QUICK = [(64, 64), (128, 128), (256, 128)]
 #: Sizes where only the default direct solver and AMG are run (the others are far slower).
 BACKEND_SIZES_LARGE = [(1024, 512), (1024, 1024)]
 THREAD_VARS = [
+    "OMP_WAIT_POLICY",
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -558,12 +559,17 @@ def main(argv=None) -> None:
         profile(*parse_size(args.profile))
         return
 
-    # Before toposcape is imported: it sets KMP_BLOCKTIME in os.environ.
-    threads = ", ".join(f"{k}={os.environ[k]}" for k in THREAD_VARS if k in os.environ)
-    threads = threads or "none set in the environment"
+    # Read before toposcape is imported: it sets thread wait policies in os.environ.
+    user_set = {k for k in THREAD_VARS if k in os.environ}
 
     import toposcape as ts
     from toposcape.physics.solvers import AUTO_ITERATIVE_THRESHOLD, available_solvers
+
+    threads = ", ".join(
+        f"{k}={os.environ[k]}" + ("" if k in user_set else " (library default)")
+        for k in THREAD_VARS
+        if k in os.environ
+    )
 
     q = args.quick
     compare_sizes = (
@@ -585,7 +591,7 @@ def main(argv=None) -> None:
         f"toposcape {ts.__version__} (git {git_revision()}); "
         f"backends available: {', '.join(available_solvers())}; "
         f"AUTO_ITERATIVE_THRESHOLD = {AUTO_ITERATIVE_THRESHOLD:,} free DOFs.",
-        f"Thread settings: {threads} (the library sets KMP_BLOCKTIME=0 unless it is set).",
+        f"Thread settings in force: {threads or 'none'}.",
         f"Problem: MBB beam, density {DENSITY}, volume constraint, p = {PENAL:g}, filter r = 2.",
         "",
     ]

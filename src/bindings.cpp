@@ -263,6 +263,21 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("best_value", &opt::GoldenSection::best_value)
         .def_property_readonly("message", &opt::GoldenSection::message);
 
+    m.def(
+        "dot",
+        [](const carray<double>& a, const carray<double>& b) {
+            require(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0),
+                    "dot needs two 1-D arrays of equal length");
+            const double* ap = a.data();
+            const double* bp = b.data();
+            const int64_t n = a.shape(0);
+            py::gil_scoped_release release;
+            return opt::dot(ap, bp, n);
+        },
+        py::arg("a"), py::arg("b"),
+        "Single-threaded dot product of two float64 vectors (no BLAS thread pool: on small "
+        "machines a threaded BLAS level-1 call contends with the solver's and torch's threads).");
+
     m.def("cone_filter", &cone_filter, py::arg("mask"), py::arg("radius"),
           "Cone filter F = diag(1/colsum(R)) R over an (H, W) grid in C order; returns "
           "(indptr int64, indices int32, data float64) of the CSR matrix.");

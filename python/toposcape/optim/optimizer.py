@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import _vec
 from .directions import DirectionRule
 from .steps import BudgetExhausted, StepContext, StepRule, Trial
 from .trajectory import Trajectory, TrajectoryRecorder
@@ -165,7 +166,7 @@ class Optimizer:
                 _tick(bar, loss, 1)
                 if np.isfinite(loss) and np.all(np.isfinite(grad)):
                     value, gvec = self._transform(loss, grad)
-                    slope = float(gvec @ d)
+                    slope = _vec.dot(gvec, d)
                 else:
                     value, gvec, slope = np.nan, grad, np.nan
                 return Trial(step, point, loss, grad, value, gvec, slope)
@@ -185,7 +186,7 @@ class Optimizer:
                 reason, message = "converged", f"max |g| <= gtol = {self.gtol:g}"
                 break
             d = direction.direction(G)
-            slope = float(G @ d)
+            slope = _vec.dot(G, d)
             if memory_log is not None:
                 memory_log.append(direction.held_pairs)
             ctx = StepContext(

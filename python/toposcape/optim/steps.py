@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _core
+from . import _vec
 
 __all__ = [
     "StepRule",
@@ -91,7 +92,7 @@ class StepContext:
         self.direction = direction
         self.iteration = iteration
         self._evaluate = evaluate
-        dnorm = float(np.linalg.norm(direction))
+        dnorm = _vec.norm(direction)
         self.dnorm = dnorm
         self.first_step = 1.0 if has_curvature else (1.0 / dnorm if dnorm > 0 else 1.0)
         #: Lowest-valued finite trial of this step so far.

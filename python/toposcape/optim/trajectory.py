@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _vec
+
 __all__ = ["Trajectory", "TrajectoryRecorder"]
 
 
@@ -215,12 +217,12 @@ class TrajectoryRecorder:
         directional_derivative: float = np.nan,
     ) -> None:
         self.losses.append(float(loss))
-        self.grad_norms.append(float(np.linalg.norm(grad)))
+        self.grad_norms.append(_vec.norm(grad))
         self.step_sizes.append(float(step_size))
         self.evals.append(self.n_evals)
         self.evals_per_step.append(self.n_evals - self._evals_at_last_accept)
         self._evals_at_last_accept = self.n_evals
-        self.distances.append(float(np.linalg.norm(theta - self.theta0)))
+        self.distances.append(_vec.norm(theta - self.theta0))
         self.directional.append(float(directional_derivative))
         self.wall.append(self._clock() - self._start)
         if self.record_params:
