@@ -210,7 +210,7 @@ class Compliance:
         u = np.zeros(self.n_dofs)
         u[self.free_dofs] = u_free
         energies = element_energies(self.ke, u, self.height, self.width)
-        compliance = float(self._forces_free @ u_free)
+        compliance = _core.dot(self._forces_free, u_free)
         self._state = FieldState(x.copy(), young, dyoung, d2young, u, energies, compliance)
         return self._state
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
 from ..errors import InvalidInputError
 
 __all__ = ["VolumeSigmoid", "sigmoid", "logit"]
@@ -153,7 +154,7 @@ class SigmoidState:
         # (S1 = 0) all derivatives vanish, and s' = 0 makes every caller's result 0.
         if self._S1 == 0.0:
             return np.zeros_like(v)
-        return v - float(self._ds @ v) / self._S1
+        return v - _core.dot(self._ds, v) / self._S1
 
     def jvp(self, v: np.ndarray) -> np.ndarray:
         """``J v``: change of the densities along a logit direction ``v`` (H, W)."""
@@ -173,8 +174,7 @@ class SigmoidState:
         if S1 == 0.0:
             return self._owner._scatter(np.zeros_like(gd))
         q = self._d2s * self._project(vd)
-        sg = float(ds @ gd)
-        term = (
-            q * gd - q * (sg / S1) - ds * (float(q @ gd) / S1) + ds * (sg * float(q.sum()) / S1**2)
-        )
+        sg = _core.dot(ds, gd)
+        qg = _core.dot(q, gd)
+        term = q * gd - q * (sg / S1) - ds * (qg / S1) + ds * (sg * float(q.sum()) / S1**2)
         return self._owner._scatter(term)
