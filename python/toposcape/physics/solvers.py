@@ -287,6 +287,8 @@ class PardisoSolver(SparseSolver):
     upper_triangle = True
 
     _MTYPE_SPD = 2
+    #: Unknowns from which the two-level factorization (iparm[23] = 10) is used.
+    TWO_LEVEL_THRESHOLD = 20_000
 
     def __init__(self, indptr: np.ndarray, indices: np.ndarray, n: int) -> None:
         super().__init__(indptr, indices, n)
@@ -302,6 +304,9 @@ class PardisoSolver(SparseSolver):
         iparm[7] = 0  # no iterative refinement: the factorization is exact for SPD
         iparm[9] = 8  # pivot perturbation 1e-8 (unused for SPD without pivoting)
         iparm[17] = -1  # report the number of nonzeros in the factor
+        # Improved two-level parallel factorization: 25-30% faster from ~30k unknowns on
+        # 2 cores (measured at 128x128, 384x128, 256x256), slower on small systems.
+        iparm[23] = 10 if self.n >= self.TWO_LEVEL_THRESHOLD else 0
         iparm[26] = 0  # no matrix checker (the pattern comes from the core, sorted)
         iparm[34] = 1  # zero-based indexing
         self._data = np.zeros(self.nnz)
