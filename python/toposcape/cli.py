@@ -170,6 +170,9 @@ def _save_figures(design, traj, title, design_png, curve_png) -> None:
     )
     ax.plot(traj.evals, traj.losses, lw=1.5, label="accepted iterates")
     ax.set_yscale("log")
+    # Line-search trials can be many orders above the run (a wild first trial step): keep the
+    # axis on the accepted iterates.
+    ax.set_ylim(0.8 * np.min(traj.losses), 2.0 * np.max(traj.losses))
     ax.set_xlabel("objective evaluations")
     ax.set_ylabel("compliance")
     ax.set_title(title)
