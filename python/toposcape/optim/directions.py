@@ -7,6 +7,8 @@ Rules are stateful within a run; :meth:`DirectionRule.reset` starts them afresh.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from .. import _core
@@ -22,7 +24,7 @@ __all__ = [
 ]
 
 
-class DirectionRule:
+class DirectionRule(ABC):
     """Base class: ``d = direction(g)``; ``update(s, y, gd)`` after every accepted step."""
 
     name = "direction"
@@ -31,18 +33,21 @@ class DirectionRule:
         """Forget all state; the next direction is that of a fresh start in ``n`` dimensions."""
         self.n = int(n)
 
+    @abstractmethod
     def direction(self, g: np.ndarray) -> np.ndarray:
         """Search direction for the gradient ``g`` (n,)."""
-        raise NotImplementedError
 
     def update(self, s: np.ndarray, y: np.ndarray, gd: float) -> None:
         """Record an accepted step ``s = theta_new - theta``, ``y = g_new - g``.
 
-        ``gd`` is the directional derivative ``g . d`` of the step (negative).
+        ``gd`` is the directional derivative ``g . d`` of the step (negative). Rules without
+        curvature memory ignore it.
         """
+        return
 
     def restart(self) -> None:
         """Drop curvature information after a failed line search (no-op for most rules)."""
+        return
 
     @property
     def has_curvature(self) -> bool:

@@ -8,6 +8,7 @@ core; this module only feeds them values.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -108,13 +109,14 @@ class StepContext:
         return trial
 
 
-class StepRule:
+class StepRule(ABC):
     """Base class of step rules."""
 
     name = "step"
 
+    @abstractmethod
     def search(self, ctx: StepContext) -> StepOutcome:
-        raise NotImplementedError
+        """Choose a step along ``ctx.direction``, evaluating through ``ctx.evaluate``."""
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))

@@ -14,24 +14,29 @@ minimum of the loss at accepted iterates (updated after each accepted step).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 __all__ = ["GradientTransform", "LandscapeModification"]
 
 
-class GradientTransform:
+class GradientTransform(ABC):
     """Base class: ``(F, G) = apply(f, g)``; ``accepted(f)`` after every accepted step."""
 
     name = "transform"
 
     def reset(self, f0: float) -> None:
-        """Start of a run at loss ``f0``."""
+        """Start of a run at loss ``f0`` (stateless transforms ignore it)."""
+        return
 
+    @abstractmethod
     def apply(self, f: float, g: np.ndarray) -> tuple[float, np.ndarray]:
-        raise NotImplementedError
+        """Transformed value and gradient."""
 
     def accepted(self, f: float) -> None:
-        """A step was accepted with loss ``f``."""
+        """A step was accepted with loss ``f`` (stateless transforms ignore it)."""
+        return
 
 
 class LandscapeModification(GradientTransform):
