@@ -264,6 +264,49 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("message", &opt::GoldenSection::message);
 
     m.def(
+        "csr_residual",
+        [](const carray<int32_t>& indptr, const carray<int32_t>& indices,
+           const carray<double>& data, const carray<double>& x, const carray<double>& b,
+           bool upper) {
+            const int64_t n = b.shape(0);
+            require(indptr.ndim() == 1 && indptr.shape(0) == n + 1 && x.shape(0) == n &&
+                        b.ndim() == 1 && x.ndim() == 1,
+                    "csr_residual: inconsistent sizes");
+            const int32_t* ip = indptr.data();
+            const int32_t* ix = indices.data();
+            const double* a = data.data();
+            const double* xp = x.data();
+            const double* bp = b.data();
+            require(indices.shape(0) >= ip[n] && data.shape(0) >= ip[n],
+                    "csr_residual: pattern longer than its arrays");
+            for (int64_t r = 0; r < n; ++r) {
+                require(ip[r] <= ip[r + 1], "csr_residual: indptr must be non-decreasing");
+            }
+            py::array_t<double> out(n);
+            double* rp = out.mutable_data();
+            {
+                py::gil_scoped_release release;
+                for (int64_t r = 0; r < n; ++r) rp[r] = bp[r];
+                for (int64_t r = 0; r < n; ++r) {
+                    double acc = 0.0;
+                    for (int32_t k = ip[r]; k < ip[r + 1]; ++k) {
+                        const int32_t c = ix[k];
+                        if (c < 0 || c >= n) continue;
+                        acc += a[k] * xp[c];
+                        // The upper triangle stands for both triangles: mirror off-diagonals.
+                        if (upper && c != r) rp[c] -= a[k] * xp[r];
+                    }
+                    rp[r] -= acc;
+                }
+            }
+            return out;
+        },
+        py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("x"), py::arg("b"),
+        py::arg("upper"),
+        "Residual b - K x for K in CSR (upper=True: only the upper triangle is stored), in one "
+        "pass.");
+
+    m.def(
         "dot",
         [](const carray<double>& a, const carray<double>& b) {
             require(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0),

@@ -374,3 +374,22 @@ def test_element_stiffness_properties():
     for bad in (0.5, -1.0, 0.7):
         with pytest.raises(ValueError, match="Poisson"):
             element_stiffness(1.0, bad)
+
+
+@pytest.mark.parametrize("upper", [True, False])
+def test_core_csr_residual_matches_scipy(upper):
+    from toposcape import _core
+
+    problem = ts.problems.mbb_beam(width=12, height=7, density=0.5)
+    x = np.random.default_rng(0).uniform(0.1, 1.0, (7, 12))
+    comp = Compliance(problem, solver="pardiso" if upper else "superlu")
+    if comp.pattern.upper != upper:
+        pytest.skip("backend with that storage not available")
+    values = comp.stiffness_values(x)
+    k = comp.stiffness_matrix(x)
+    rng = np.random.default_rng(1)
+    u, b = rng.standard_normal((2, k.shape[0]))
+    r = _core.csr_residual(comp.pattern.indptr, comp.pattern.indices, values, u, b, upper)
+    np.testing.assert_allclose(r, b - k @ u, rtol=0, atol=1e-13 * np.abs(b - k @ u).max())
+    with pytest.raises(ValueError, match="inconsistent"):
+        _core.csr_residual(comp.pattern.indptr, comp.pattern.indices, values, u[:-1], b, upper)

@@ -141,10 +141,7 @@ class SparseSolver(ABC):
     singular_residual = 1e-2
 
     def _residual(self, b: np.ndarray, x: np.ndarray, bnorm: float) -> tuple[np.ndarray, float]:
-        A = sp.csr_matrix((self._values, self.indices, self.indptr), shape=(self.n, self.n))
-        r = b - A @ x
-        if self.upper_triangle:
-            r -= A.T @ x - A.diagonal() * x
+        r = _core.csr_residual(self.indptr, self.indices, self._values, x, b, self.upper_triangle)
         return r, _norm(r) / bnorm
 
     def _refine(self, b: np.ndarray, x: np.ndarray) -> np.ndarray:
