@@ -5,7 +5,7 @@ Run (pyproject's addopts disable benchmarks and deselect ``slow``; re-enable the
     python -m pytest benches/bench_physics.py --benchmark-enable -p no:cacheprovider
     python -m pytest benches/bench_physics.py --benchmark-enable -p no:cacheprovider -m slow
 
-The default selection takes a few minutes on 2 cores; ``-m slow`` adds 1024x512 (1.05M DOFs).
+The default selection takes 1-2 minutes on 2 cores; ``-m slow`` adds 1024x512 (1.05M DOFs).
 All objectives are the benchmark formulation: MBB beam, density 0.5, volume-constrained
 sigmoid, cone filter r = 2, SIMP p = 3, default solver. ``value_and_grad`` is always timed at a
 *fresh* design (``setup`` perturbs the logits, so no factorization is reused); ``hvp`` is timed

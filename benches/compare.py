@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benches/compare.py            # full study (about 15 minutes on 2 cores)
+    python benches/compare.py            # full study (10-13 minutes on 2 cores)
     python benches/compare.py --quick    # 1-2 minute version (small sizes, fewer repeats)
     python benches/compare.py --sizes 128x128 384x128 --no-scaling --no-backends
     python benches/compare.py --profile 1024x512   # cProfile of value_and_grad at one size
