@@ -59,6 +59,7 @@ RNG is neither used nor advanced.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -236,11 +237,12 @@ def _finite_float(value, name: str, nonnegative: bool = False) -> float:
 # ------------------------------------------------------------------------------------------------
 # Flat-vector API shared by both models
 # ------------------------------------------------------------------------------------------------
-class _FlatParameters(nn.Module):
+class _FlatParameters(nn.Module, metaclass=abc.ABCMeta):
     """``flatten`` / ``assign`` / ``parameter_groups`` over ``self.parameters()`` order."""
 
-    def _kind_of(self, name: str) -> tuple[str, int | None]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _kind_of(self, name: str) -> tuple[str, int | None]:
+        """(kind, output-filter axis) of the parameter called ``name``."""
 
     def parameter_groups(self) -> list[ParamGroup]:
         """Layout of the flat vector: one :class:`ParamGroup` per parameter, in flat order.
