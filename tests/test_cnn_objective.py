@@ -132,3 +132,25 @@ def test_bad_inputs_raise_value_errors():
         ts.CNNObjective(ts.problems.mbb_beam(width=60, height=20, density=0.5))
     with pytest.raises(ValueError, match="upsampling"):
         ts.CNNObjective(problem, upsampling="nearest")
+
+
+def test_changing_torch_threads_after_construction_keeps_the_physics_exact():
+    # torch.set_num_threads also sets MKL's thread count; PARDISO's numeric phase with fewer
+    # threads than its analysis returned wrong factors (relative residual 0.25, then an
+    # UnderconstrainedProblemError). The solver pins its analysis' thread count per call.
+    problem = ts.problems.get(PROBLEM)
+    threads = torch.get_num_threads()
+    obj = ts.CNNObjective(problem, penal=3.0, seed=0, dtype="float64")
+    theta = obj.x0
+    before = obj.value_and_grad(theta)
+    reference = ts.CNNObjective(problem, penal=3.0, seed=0, dtype="float64")
+    try:
+        torch.set_num_threads(1 if threads > 1 else 2)
+        f, g = obj.value_and_grad(theta + 0.0)
+        f_new, g_new = reference.value_and_grad(theta)
+    finally:
+        torch.set_num_threads(threads)
+    assert obj.pixel.physics.solver.last_residual < 1e-10
+    np.testing.assert_allclose(f, before[0], rtol=1e-12)
+    np.testing.assert_allclose(g, before[1], rtol=1e-9, atol=1e-12 * np.abs(g).max())
+    np.testing.assert_allclose(f_new, f, rtol=1e-12)

@@ -1,0 +1,1 @@
+"""Landscape analysis: Hessian and quasi-Newton spectra, slices, projections, trajectory metrics."""
