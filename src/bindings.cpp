@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "common/parallel.hpp"
 #include "fem/assembly.hpp"
 #include "fem/filter.hpp"
 #include "optim/lbfgs.hpp"
@@ -263,6 +264,14 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("best_value", &opt::GoldenSection::best_value)
         .def_property_readonly("message", &opt::GoldenSection::message);
 
+    m.def("get_num_threads", &toposcape::num_threads,
+          "Threads of the core's memory-bound passes (two-loop, reorthogonalization).");
+    m.def(
+        "set_num_threads",
+        [](int n) { toposcape::set_num_threads(n); },
+        py::arg("n"),
+        "Set the core's thread count; n <= 0 restores the default (TOPOSCAPE_NUM_THREADS, "
+        "else half the processors, 1 to 8). Independent of torch's and MKL's.");
     m.def(
         "csr_residual",
         [](const carray<int32_t>& indptr, const carray<int32_t>& indices,

@@ -102,6 +102,47 @@ def test_memory_products_match_dense_bfgs(m, count):
     assert np.shares_memory(res, out) and _rel(out, H @ g) < 1e-12
 
 
+def test_products_stay_exact_when_pairs_are_pushed_between_them():
+    # The compact products cache the Gram matrices; a push or clear must refresh them.
+    n, m = 8, 3
+    pairs = _random_pairs(n, 5, seed=5)
+    mem = _core.LbfgsMemory(n, m)
+    v = np.random.default_rng(3).standard_normal(n)
+    for count, (s, y) in enumerate(pairs, start=1):
+        assert mem.push(s, y)
+        held = pairs[max(0, count - m) : count]
+        assert _rel(mem.apply_b(v), _dense_b(held) @ v) < 1e-12
+        assert _rel(mem.apply_h(v), _dense_h(held) @ v) < 1e-12
+    mem.clear()
+    np.testing.assert_array_equal(mem.apply_b(v), v)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_two_loop_matches_serial(threads):
+    # Long vectors are split over the core's threads; the partial sums are added in thread
+    # order, so results agree with the serial recursion to round-off and repeat bit for bit.
+    n, m = 400_003, 4  # odd length: uneven shares
+    rng = np.random.default_rng(7)
+    mem = _core.LbfgsMemory(n, m)
+    for _ in range(m):
+        s = rng.standard_normal(n)
+        assert mem.push(s, s + 0.5 * rng.standard_normal(n))
+    g = rng.standard_normal(n)
+    default = _core.get_num_threads()
+    try:
+        _core.set_num_threads(1)
+        serial = mem.two_loop(g)
+        _core.set_num_threads(threads)
+        assert _core.get_num_threads() == threads
+        threaded = mem.two_loop(g)
+        again = mem.two_loop(g)
+    finally:
+        _core.set_num_threads(0)
+    assert _core.get_num_threads() == default
+    assert _rel(threaded, serial) < 1e-13
+    np.testing.assert_array_equal(threaded, again)
+
+
 def test_memory_ring_buffer_keeps_newest_pairs():
     n, m = 8, 5
     pairs = _random_pairs(n, 8, seed=3)

@@ -1,7 +1,11 @@
 #include "optim/lbfgs.hpp"
 
+#include <omp.h>
+
 #include <cmath>
 #include <stdexcept>
+
+#include "common/parallel.hpp"
 
 namespace toposcape::optim {
 
@@ -58,6 +62,7 @@ LbfgsMemory::LbfgsMemory(int64_t n, int m) : n_(n), m_(m) {
     S_.assign(static_cast<size_t>(n) * m, 0.0);
     Y_.assign(static_cast<size_t>(n) * m, 0.0);
     sy_.assign(m, 0.0);
+    yy_.assign(m, 0.0);
 }
 
 bool LbfgsMemory::push(const double* s, const double* y, double skip_scale, double eps,
@@ -78,51 +83,103 @@ bool LbfgsMemory::push(const double* s, const double* y, double skip_scale, doub
     std::copy(s, s + n_, S_.begin() + dst * n_);
     std::copy(y, y + n_, Y_.begin() + dst * n_);
     sy_[dst] = sy;
+    yy_[dst] = dot(y, y, n_);
     ++pushed_;
+    std::lock_guard<std::mutex> lock(gram_mutex_);
+    gram_valid_ = false;
     return true;
 }
 
 void LbfgsMemory::clear() {
     count_ = 0;
     head_ = 0;
+    std::lock_guard<std::mutex> lock(gram_mutex_);
+    gram_valid_ = false;
 }
 
 double LbfgsMemory::gamma() const {
     if (count_ == 0) return 1.0;
-    const double* yn = y(count_ - 1);
-    return sy(count_ - 1) / dot(yn, yn, n_);
+    return sy(count_ - 1) / yy_[slot(count_ - 1)];
 }
 
 void LbfgsMemory::two_loop(const double* g, double* out) const {
-    std::copy(g, g + n_, out);
-    std::vector<double> alpha(count_);
-    for (int i = count_ - 1; i >= 0; --i) {
-        alpha[i] = dot(s(i), out, n_) / sy(i);
-        axpy(-alpha[i], y(i), out, n_);
-    }
+    const int k = count_;
     const double gam = gamma();
-    for (int64_t k = 0; k < n_; ++k) out[k] *= gam;
-    for (int i = 0; i < count_; ++i) {
-        const double beta = dot(y(i), out, n_) / sy(i);
-        axpy(alpha[i] - beta, s(i), out, n_);
+    const int threads = threads_for(n_);
+    if (threads == 1) {
+        std::copy(g, g + n_, out);
+        std::vector<double> alpha(k);
+        for (int i = k - 1; i >= 0; --i) {
+            alpha[i] = dot(s(i), out, n_) / sy(i);
+            axpy(-alpha[i], y(i), out, n_);
+        }
+        for (int64_t j = 0; j < n_; ++j) out[j] *= gam;
+        for (int i = 0; i < k; ++i) {
+            const double beta = dot(y(i), out, n_) / sy(i);
+            axpy(alpha[i] - beta, s(i), out, n_);
+        }
+        return;
+    }
+    // Each thread owns a contiguous share of the vector; a dot product is the sum of the
+    // threads' partial sums, added in thread order (deterministic for a given thread count).
+    // Partial sums are double-buffered by step parity, so one barrier per step suffices: a
+    // buffer is rewritten two steps later, after every thread has passed another barrier.
+    std::vector<double> partial(2 * 8 * threads, 0.0);  // 8 apart: one cache line each
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num();
+        const int nt = omp_get_num_threads();
+        int64_t lo, hi;
+        chunk_of(n_, t, nt, lo, hi);
+        const int64_t len = hi - lo;
+        double* q = out + lo;
+        std::copy(g + lo, g + hi, q);
+        std::vector<double> alpha(k);
+        int step = 0;
+        auto reduce = [&](double local) {
+            double* buf = partial.data() + (step++ % 2) * 8 * nt;
+            buf[8 * t] = local;
+#pragma omp barrier
+            double sum = 0.0;
+            for (int u = 0; u < nt; ++u) sum += buf[8 * u];
+            return sum;
+        };
+        for (int i = k - 1; i >= 0; --i) {
+            alpha[i] = reduce(dot(s(i) + lo, q, len)) / sy(i);
+            axpy(-alpha[i], y(i) + lo, q, len);
+        }
+        for (int64_t j = 0; j < len; ++j) q[j] *= gam;
+        for (int i = 0; i < k; ++i) {
+            const double beta = reduce(dot(y(i) + lo, q, len)) / sy(i);
+            axpy(alpha[i] - beta, s(i) + lo, q, len);
+        }
     }
 }
 
 void LbfgsMemory::gram(std::vector<double>& SS, std::vector<double>& SY,
                        std::vector<double>& YY) const {
+    // Cached between pushes: repeated products (a Lanczos run on B_k) cost two passes over
+    // the memory each instead of k^2 dot products.
+    std::lock_guard<std::mutex> lock(gram_mutex_);
     const int k = count_;
-    SS.assign(k * k, 0.0);
-    SY.assign(k * k, 0.0);
-    YY.assign(k * k, 0.0);
-    for (int i = 0; i < k; ++i) {
-        for (int j = 0; j < k; ++j) {
-            SY[i * k + j] = (i == j) ? sy(i) : dot(s(i), y(j), n_);
-            if (j >= i) {
-                SS[i * k + j] = SS[j * k + i] = dot(s(i), s(j), n_);
-                YY[i * k + j] = YY[j * k + i] = dot(y(i), y(j), n_);
+    if (!gram_valid_) {
+        SS_.assign(k * k, 0.0);
+        SY_.assign(k * k, 0.0);
+        YY_.assign(k * k, 0.0);
+        for (int i = 0; i < k; ++i) {
+            for (int j = 0; j < k; ++j) {
+                SY_[i * k + j] = (i == j) ? sy(i) : dot(s(i), y(j), n_);
+                if (j >= i) {
+                    SS_[i * k + j] = SS_[j * k + i] = dot(s(i), s(j), n_);
+                    YY_[i * k + j] = YY_[j * k + i] = dot(y(i), y(j), n_);
+                }
             }
         }
+        gram_valid_ = true;
     }
+    SS = SS_;
+    SY = SY_;
+    YY = YY_;
 }
 
 // B = delta I - [Y  delta S] M^{-1} [Y^T; delta S^T],  M = [[-D, L^T], [L, delta S^T S]],

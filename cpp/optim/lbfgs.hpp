@@ -5,6 +5,7 @@
 // and the compact products are sequences of dot products and axpys over contiguous rows.
 #pragma once
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 namespace toposcape::optim {
@@ -30,6 +31,7 @@ public:
     double gamma() const;
 
     // out = H_k g by the two-loop recursion (out may alias nothing; g is not modified).
+    // Threaded over the vector for long vectors (see common/parallel.hpp).
     void two_loop(const double* g, double* out) const;
     // out = B_k v and out = H_k v from the compact representations.
     void apply_b(const double* v, double* out) const;
@@ -50,7 +52,10 @@ private:
     int head_ = 0;  // slot of the oldest pair
     int64_t pushed_ = 0;
     int64_t skipped_ = 0;
-    std::vector<double> S_, Y_, sy_;
+    std::vector<double> S_, Y_, sy_, yy_;
+    mutable std::mutex gram_mutex_;
+    mutable bool gram_valid_ = false;
+    mutable std::vector<double> SS_, SY_, YY_;  // Gram matrices, chronological order
 };
 
 double dot(const double* a, const double* b, int64_t n);
