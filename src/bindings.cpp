@@ -11,6 +11,8 @@
 #include "common/parallel.hpp"
 #include "fem/assembly.hpp"
 #include "fem/filter.hpp"
+#include "linalg/eigen.hpp"
+#include "linalg/lanczos.hpp"
 #include "optim/lbfgs.hpp"
 #include "optim/line_search.hpp"
 
@@ -153,6 +155,130 @@ py::tuple memory_pairs(const LbfgsMemory& mem) {
     }
     return py::make_tuple(S, Y);
 }
+
+// ---------------------------------------------------------------------------------------
+// linalg
+// ---------------------------------------------------------------------------------------
+namespace la = toposcape::linalg;
+
+// A Python callable y = f(x) as the core's matrix-vector product. x is handed over as a fresh
+// array (the callable may keep it); the GIL is taken only around the call.
+la::MatVec python_matvec(py::object fn, int64_t n) {
+    return [fn, n](const double* x, double* y) {
+        py::gil_scoped_acquire gil;
+        py::array_t<double> xin(n);
+        std::copy(x, x + n, xin.mutable_data());
+        py::object out = fn(xin);
+        auto arr = carray<double>::ensure(out);
+        if (!arr || arr.ndim() != 1 || arr.shape(0) != n)
+            throw py::value_error("the matrix-vector product must return a 1-D float array of "
+                                  "length " + std::to_string(n));
+        std::copy(arr.data(), arr.data() + n, y);
+    };
+}
+
+std::vector<double> to_vector(const carray<double>& a, const char* name) {
+    require(a.ndim() == 1, std::string(name) + " must be a 1-D float64 array");
+    for (py::ssize_t i = 0; i < a.shape(0); ++i)
+        require(std::isfinite(a.data()[i]), std::string(name) + " contains NaN or inf");
+    return std::vector<double>(a.data(), a.data() + a.shape(0));
+}
+
+py::array_t<double> matrix_of(const std::vector<double>& v, py::ssize_t rows, py::ssize_t cols) {
+    py::array_t<double> out({rows, cols});
+    std::copy(v.begin(), v.end(), out.mutable_data());
+    return out;
+}
+
+py::tuple tridiagonal_eigh(const carray<double>& diag, const carray<double>& off) {
+    auto d = to_vector(diag, "diag");
+    auto e = to_vector(off, "off");
+    require(!d.empty() && e.size() + 1 == d.size(), "off must have length len(diag) - 1 >= 0");
+    std::vector<double> w, Z;
+    {
+        py::gil_scoped_release release;
+        la::tridiagonal_eigh(d, e, w, Z);
+    }
+    const auto k = static_cast<py::ssize_t>(d.size());
+    return py::make_tuple(copy_of(w), matrix_of(Z, k, k));
+}
+
+py::tuple symmetric_eigh(const carray<double>& A) {
+    require(A.ndim() == 2 && A.shape(0) == A.shape(1) && A.shape(0) >= 1,
+            "A must be a square 2-D float64 array");
+    const auto k = static_cast<int>(A.shape(0));
+    std::vector<double> a(A.data(), A.data() + static_cast<size_t>(k) * k);
+    for (double x : a) require(std::isfinite(x), "A contains NaN or inf");
+    std::vector<double> w, Z;
+    {
+        py::gil_scoped_release release;
+        la::symmetric_eigh(a, k, w, Z);
+    }
+    return py::make_tuple(copy_of(w), matrix_of(Z, k, k));
+}
+
+py::tuple gauss_quadrature(const carray<double>& diag, const carray<double>& off) {
+    auto d = to_vector(diag, "diag");
+    auto e = to_vector(off, "off");
+    require(!d.empty() && e.size() + 1 == d.size(), "off must have length len(diag) - 1 >= 0");
+    std::vector<double> nodes, weights;
+    {
+        py::gil_scoped_release release;
+        la::gauss_quadrature(d, e, nodes, weights);
+    }
+    return py::make_tuple(copy_of(nodes), copy_of(weights));
+}
+
+py::tuple lanczos(py::object matvec, const carray<double>& v0, int steps, double breakdown,
+                  bool return_basis) {
+    require(v0.ndim() == 1 && v0.shape(0) >= 1, "v0 must be a non-empty 1-D float64 array");
+    require(steps >= 1, "steps must be >= 1");
+    const int64_t n = v0.shape(0);
+    require(steps <= n, "steps must be <= len(v0)");
+    std::vector<double> start(v0.data(), v0.data() + n);
+    la::LanczosRun run;
+    std::unique_ptr<la::KrylovBasis> basis;
+    if (return_basis) basis = std::make_unique<la::KrylovBasis>(n, steps);
+    {
+        py::gil_scoped_release release;
+        run = la::lanczos(python_matvec(matvec, n), n, start.data(), steps, basis.get(),
+                          breakdown);
+    }
+    if (!return_basis) return py::make_tuple(copy_of(run.alpha), copy_of(run.beta));
+    const auto k = static_cast<py::ssize_t>(run.alpha.size());
+    py::array_t<double> V({k, static_cast<py::ssize_t>(n)});
+    for (py::ssize_t i = 0; i < k; ++i)
+        std::copy(basis->row(static_cast<int>(i)), basis->row(static_cast<int>(i)) + n,
+                  V.mutable_data() + i * n);
+    return py::make_tuple(copy_of(run.alpha), copy_of(run.beta), V);
+}
+
+py::dict eigsh(py::object matvec, const carray<double>& v0, int k, const std::string& which,
+               double tol, int ncv, int max_restarts) {
+    require(v0.ndim() == 1 && v0.shape(0) >= 1, "v0 must be a non-empty 1-D float64 array");
+    const int64_t n = v0.shape(0);
+    require(k >= 1 && k <= n, "k must lie in [1, n]");
+    require(which == "LA" || which == "SA" || which == "BE", "which must be 'LA', 'SA' or 'BE'");
+    require(tol > 0.0 && std::isfinite(tol), "tol must be positive and finite");
+    require(max_restarts >= 0, "max_restarts must be >= 0");
+    std::vector<double> start(v0.data(), v0.data() + n);
+    la::EigshResult res;
+    {
+        py::gil_scoped_release release;
+        res = la::eigsh(python_matvec(matvec, n), n, k, which, tol, ncv, max_restarts,
+                        start.data());
+    }
+    py::dict out;
+    out["values"] = copy_of(res.values);
+    out["vectors"] = matrix_of(res.vectors, static_cast<py::ssize_t>(res.values.size()),
+                               static_cast<py::ssize_t>(n));
+    out["residuals"] = copy_of(res.residuals);
+    out["matvecs"] = res.matvecs;
+    out["restarts"] = res.restarts;
+    out["converged"] = res.converged;
+    return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -264,6 +390,21 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("best_value", &opt::GoldenSection::best_value)
         .def_property_readonly("message", &opt::GoldenSection::message);
 
+    m.def("tridiagonal_eigh", &tridiagonal_eigh, py::arg("diag"), py::arg("off"),
+          "Eigen-decomposition of a symmetric tridiagonal matrix (implicit QL): (w ascending, "
+          "Z with eigenvector i in column i).");
+    m.def("symmetric_eigh", &symmetric_eigh, py::arg("A"),
+          "Eigen-decomposition of a small dense symmetric matrix (cyclic Jacobi): (w, Z).");
+    m.def("gauss_quadrature", &gauss_quadrature, py::arg("diag"), py::arg("off"),
+          "Gauss quadrature of a Lanczos tridiagonal: (nodes, weights), weights sum to 1.");
+    m.def("lanczos", &lanczos, py::arg("matvec"), py::arg("v0"), py::arg("steps"),
+          py::arg("breakdown") = 1e-12, py::arg("return_basis") = false,
+          "Lanczos run with full reorthogonalization: (alpha, beta[, basis (k, n)]). matvec: "
+          "callable y = A x on float64 (n,) arrays. Stops early at an invariant subspace.");
+    m.def("eigsh", &eigsh, py::arg("matvec"), py::arg("v0"), py::arg("k"), py::arg("which"),
+          py::arg("tol"), py::arg("ncv"), py::arg("max_restarts"),
+          "Extremal eigenpairs by thick-restart Lanczos: dict(values, vectors (k, n), "
+          "residuals, matvecs, restarts, converged).");
     m.def("get_num_threads", &toposcape::num_threads,
           "Threads of the core's memory-bound passes (two-loop, reorthogonalization).");
     m.def(

@@ -9,7 +9,7 @@ from . import _threads
 
 _threads.configure()  # before torch or MKL start their thread pools
 
-from . import optim, physics, problems  # noqa: E402
+from . import landscape, optim, physics, problems  # noqa: E402
 from .errors import (  # noqa: E402
     InvalidInputError,
     InvalidProblemError,
@@ -38,6 +38,7 @@ __all__ = [
     "PixelObjective",
     "SecondOrderObjective",
     "UnderconstrainedProblemError",
+    "landscape",
     "optim",
     "physics",
     "problems",

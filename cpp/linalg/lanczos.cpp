@@ -1,0 +1,300 @@
+#include "linalg/lanczos.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <stdexcept>
+
+#include "common/parallel.hpp"
+#include "linalg/eigen.hpp"
+#include "optim/lbfgs.hpp"
+
+namespace toposcape::linalg {
+namespace {
+
+using optim::dot;
+
+// Columns per block of the blocked passes: a block of w (16 KiB) stays in L1 while every
+// basis row streams past it once.
+constexpr int64_t kBlock = 2048;
+
+void axpy(double a, const double* x, double* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// h = V w over the first k rows of V (k x n, row-major); threads split the columns and their
+// partial sums are added in thread order.
+void project(const double* V, int k, int64_t n, const double* w, double* h) {
+    std::fill(h, h + k, 0.0);
+    if (k == 0) return;
+    const int threads = threads_for(static_cast<int64_t>(k) * n);
+    const int stride = k + 8;  // keep threads' partial sums on different cache lines
+    std::vector<double> partial(static_cast<size_t>(threads) * stride, 0.0);
+    int used = 1;
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num();
+        const int nt = omp_get_num_threads();
+        if (t == 0) used = nt;
+        int64_t lo, hi;
+        chunk_of(n, t, nt, lo, hi);
+        double* hp = partial.data() + static_cast<size_t>(t) * stride;
+        for (int64_t c0 = lo; c0 < hi; c0 += kBlock) {
+            const int64_t len = std::min(kBlock, hi - c0);
+            for (int i = 0; i < k; ++i) hp[i] += dot(V + static_cast<size_t>(i) * n + c0, w + c0, len);
+        }
+    }
+    for (int t = 0; t < used; ++t)
+        for (int i = 0; i < k; ++i) h[i] += partial[static_cast<size_t>(t) * stride + i];
+}
+
+// w -= V^T h over the first k rows of V.
+void subtract(const double* V, int k, int64_t n, const double* h, double* w) {
+    if (k == 0) return;
+    const int threads = threads_for(static_cast<int64_t>(k) * n);
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t lo, hi;
+        chunk_of(n, omp_get_thread_num(), omp_get_num_threads(), lo, hi);
+        for (int64_t c0 = lo; c0 < hi; c0 += kBlock) {
+            const int64_t len = std::min(kBlock, hi - c0);
+            for (int i = 0; i < k; ++i) axpy(-h[i], V + static_cast<size_t>(i) * n + c0, w + c0, len);
+        }
+    }
+}
+
+// out (cols x n) = Q^T V, Q (k x cols) row-major; out may be V itself (block by block).
+void combine(const double* V, int k, int64_t n, const std::vector<double>& Q, int cols,
+             double* out) {
+    const int threads = threads_for(static_cast<int64_t>(k) * n);
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t lo, hi;
+        chunk_of(n, omp_get_thread_num(), omp_get_num_threads(), lo, hi);
+        std::vector<double> block(static_cast<size_t>(cols) * kBlock);
+        for (int64_t c0 = lo; c0 < hi; c0 += kBlock) {
+            const int64_t len = std::min(kBlock, hi - c0);
+            std::fill(block.begin(), block.end(), 0.0);
+            for (int i = 0; i < k; ++i) {
+                const double* vi = V + static_cast<size_t>(i) * n + c0;
+                for (int j = 0; j < cols; ++j) {
+                    const double q = Q[static_cast<size_t>(i) * cols + j];
+                    if (q != 0.0) axpy(q, vi, block.data() + static_cast<size_t>(j) * kBlock, len);
+                }
+            }
+            for (int j = 0; j < cols; ++j)
+                std::copy(block.data() + static_cast<size_t>(j) * kBlock,
+                          block.data() + static_cast<size_t>(j) * kBlock + len,
+                          out + static_cast<size_t>(j) * n + c0);
+        }
+    }
+}
+
+void check_finite(const double* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(y[i]))
+            throw std::domain_error("the matrix-vector product returned NaN or inf");
+}
+
+}  // namespace
+
+double norm2(const double* x, int64_t n) { return std::sqrt(dot(x, x, n)); }
+
+KrylovBasis::KrylovBasis(int64_t n, int capacity) : n_(n), capacity_(capacity) {
+    if (n < 1 || capacity < 1) throw std::invalid_argument("KrylovBasis: n, capacity >= 1");
+    data_.resize(static_cast<size_t>(n) * capacity);
+}
+
+double KrylovBasis::orthogonalize(double* w, double* h) const {
+    const double before = norm2(w, n_);
+    project(data_.data(), size_, n_, w, h);
+    subtract(data_.data(), size_, n_, h, w);
+    double after = norm2(w, n_);
+    // Twice is enough (Kahan, Parlett): a second pass only when the first removed most of w,
+    // i.e. when cancellation may have left components along the basis.
+    if (size_ > 0 && after < before * M_SQRT1_2) {
+        std::vector<double> h2(size_);
+        project(data_.data(), size_, n_, w, h2.data());
+        subtract(data_.data(), size_, n_, h2.data(), w);
+        for (int i = 0; i < size_; ++i) h[i] += h2[i];
+        after = norm2(w, n_);
+    }
+    return after;
+}
+
+void KrylovBasis::append(const double* w, double norm) {
+    if (size_ >= capacity_) throw std::length_error("KrylovBasis: full");
+    double* dst = data_.data() + static_cast<size_t>(size_) * n_;
+    const double inv = 1.0 / norm;
+    for (int64_t i = 0; i < n_; ++i) dst[i] = w[i] * inv;
+    ++size_;
+}
+
+void KrylovBasis::rotate(const std::vector<double>& Q, int cols) {
+    if (cols > size_) throw std::invalid_argument("KrylovBasis::rotate: too many columns");
+    combine(data_.data(), size_, n_, Q, cols, data_.data());
+    size_ = cols;
+}
+
+LanczosRun lanczos(const MatVec& matvec, int64_t n, const double* v0, int steps,
+                   KrylovBasis* basis, double breakdown) {
+    if (steps < 1) throw std::invalid_argument("lanczos: steps must be >= 1");
+    KrylovBasis local(n, basis ? 1 : steps);
+    KrylovBasis& V = basis ? *basis : local;
+    if (V.n() != n || V.capacity() < steps)
+        throw std::invalid_argument("lanczos: basis has the wrong length or capacity");
+    V.truncate(0);
+    const double v0_norm = norm2(v0, n);
+    if (!(v0_norm > 0.0) || !std::isfinite(v0_norm))
+        throw std::invalid_argument("lanczos: the start vector must be finite and nonzero");
+    V.append(v0, v0_norm);
+
+    LanczosRun run;
+    std::vector<double> w(n), h(steps);
+    double scale = 0.0;  // running estimate of ||T||
+    for (int j = 0; j < steps; ++j) {
+        matvec(V.row(j), w.data());
+        check_finite(w.data(), n);
+        if (j > 0) axpy(-run.beta[j - 1], V.row(j - 1), w.data(), n);
+        double alpha = dot(V.row(j), w.data(), n);
+        axpy(-alpha, V.row(j), w.data(), n);
+        const double beta = V.orthogonalize(w.data(), h.data());
+        alpha += h[j];
+        run.alpha.push_back(alpha);
+        scale = std::max(scale, std::fabs(alpha) + beta + (j > 0 ? run.beta[j - 1] : 0.0));
+        if (j + 1 == steps) break;
+        if (beta <= breakdown * scale || V.size() == n) {
+            run.invariant = true;
+            break;
+        }
+        run.beta.push_back(beta);
+        V.append(w.data(), beta);
+    }
+    return run;
+}
+
+EigshResult eigsh(const MatVec& matvec, int64_t n, int k, const std::string& which, double tol,
+                  int ncv, int max_restarts, const double* v0) {
+    if (which != "LA" && which != "SA" && which != "BE")
+        throw std::invalid_argument("eigsh: which must be 'LA', 'SA' or 'BE'");
+    if (k < 1 || k > n) throw std::invalid_argument("eigsh: need 1 <= k <= n");
+    if (!(tol > 0.0)) throw std::invalid_argument("eigsh: tol must be > 0");
+    if (max_restarts < 0) throw std::invalid_argument("eigsh: max_restarts must be >= 0");
+    const int64_t ncv_max = std::min<int64_t>(n, std::max(ncv, k + 1));
+    const int m = static_cast<int>(std::max<int64_t>(ncv_max, k));
+    const int k_top = which == "LA" ? k : which == "SA" ? 0 : (k + 1) / 2;
+    const int k_bottom = k - k_top;
+
+    KrylovBasis V(n, m);
+    const double v0_norm = norm2(v0, n);
+    if (!(v0_norm > 0.0) || !std::isfinite(v0_norm))
+        throw std::invalid_argument("eigsh: the start vector must be finite and nonzero");
+    V.append(v0, v0_norm);
+
+    EigshResult result;
+    std::vector<double> H(static_cast<size_t>(m) * m, 0.0);  // Krylov decomposition, A V = V H + r e^T
+    std::vector<double> w(n), r(n), h(m);
+    std::mt19937_64 rng(12345);
+    std::normal_distribution<double> normal;
+    int start = 0;  // first column of H still to compute (the restart vector's index)
+    for (int restart = 0;; ++restart) {
+        double beta_last = 0.0;
+        int size = m;
+        for (int j = start; j < m; ++j) {
+            matvec(V.row(j), w.data());
+            ++result.matvecs;
+            check_finite(w.data(), n);
+            double alpha = 0.0, beta_prev = 0.0;
+            if (j > start) {  // a plain Lanczos step: three-term recurrence, then reorthogonalize
+                beta_prev = H[static_cast<size_t>(j) * m + (j - 1)];
+                axpy(-beta_prev, V.row(j - 1), w.data(), n);
+                alpha = dot(V.row(j), w.data(), n);
+                axpy(-alpha, V.row(j), w.data(), n);
+            }
+            const double beta = V.orthogonalize(w.data(), h.data());
+            h[j] += alpha;
+            if (j > start) h[j - 1] += beta_prev;
+            for (int i = 0; i <= j; ++i) H[static_cast<size_t>(i) * m + j] = h[i];
+            double scale = 0.0;
+            for (int i = 0; i <= j; ++i) scale = std::max(scale, std::fabs(H[static_cast<size_t>(i) * m + i]));
+            const bool invariant = beta <= 1e-12 * std::max(scale, 1e-300);
+            if (j + 1 == m) {
+                beta_last = invariant ? 0.0 : beta;
+                if (!invariant) for (int64_t i = 0; i < n; ++i) r[i] = w[i] / beta;
+                break;
+            }
+            if (invariant) {
+                if (V.size() == n) {  // the whole space: the decomposition is exact
+                    size = j + 1;
+                    break;
+                }
+                // An invariant subspace: continue from a random direction orthogonal to it.
+                for (int64_t i = 0; i < n; ++i) w[i] = normal(rng);
+                std::vector<double> hh(V.size());
+                const double nw = V.orthogonalize(w.data(), hh.data());
+                V.append(w.data(), nw);
+                H[static_cast<size_t>(j + 1) * m + j] = 0.0;
+                continue;
+            }
+            H[static_cast<size_t>(j + 1) * m + j] = beta;
+            V.append(w.data(), beta);
+        }
+
+        // Rayleigh-Ritz on the symmetric part of the projected matrix.
+        std::vector<double> Hs(static_cast<size_t>(size) * size);
+        for (int i = 0; i < size; ++i)
+            for (int j = 0; j < size; ++j) Hs[static_cast<size_t>(i) * size + j] = H[static_cast<size_t>(i) * m + j];
+        std::vector<double> theta, Y;
+        symmetric_eigh(Hs, size, theta, Y);
+        double scale = 0.0;
+        for (double t : theta) scale = std::max(scale, std::fabs(t));
+        std::vector<int> wanted;
+        for (int i = 0; i < k_bottom && i < size; ++i) wanted.push_back(i);
+        for (int i = std::max(k_bottom, size - k_top); i < size; ++i) wanted.push_back(i);
+        std::vector<double> residual(size);
+        for (int i = 0; i < size; ++i)
+            residual[i] = std::fabs(beta_last * Y[static_cast<size_t>(size - 1) * size + i]);
+        bool converged = true;
+        for (int i : wanted)
+            if (residual[i] > tol * std::max(std::fabs(theta[i]), 1e-3 * scale)) converged = false;
+
+        if (converged || restart >= max_restarts || size < m) {
+            const int kk = static_cast<int>(wanted.size());
+            std::vector<double> Q(static_cast<size_t>(size) * kk);
+            for (int i = 0; i < size; ++i)
+                for (int c = 0; c < kk; ++c) Q[static_cast<size_t>(i) * kk + c] = Y[static_cast<size_t>(i) * size + wanted[c]];
+            result.vectors.resize(static_cast<size_t>(kk) * n);
+            combine(V.row(0), size, n, Q, kk, result.vectors.data());
+            for (int i : wanted) {
+                result.values.push_back(theta[i]);
+                result.residuals.push_back(residual[i]);
+            }
+            result.restarts = restart;
+            result.converged = converged || size < m;
+            return result;
+        }
+
+        // Thick restart: keep the Ritz vectors nearest the wanted end(s) and the residual.
+        const int keep = std::min(m - 1, k + (m - k) / 2);
+        const int keep_top = k == 0 ? 0 : static_cast<int>(std::lround(double(keep) * k_top / k));
+        const int keep_bottom = keep - keep_top;
+        std::vector<int> kept;
+        for (int i = 0; i < keep_bottom; ++i) kept.push_back(i);
+        for (int i = size - keep_top; i < size; ++i) kept.push_back(i);
+        std::vector<double> Q(static_cast<size_t>(size) * keep);
+        for (int i = 0; i < size; ++i)
+            for (int c = 0; c < keep; ++c) Q[static_cast<size_t>(i) * keep + c] = Y[static_cast<size_t>(i) * size + kept[c]];
+        V.rotate(Q, keep);
+        std::fill(H.begin(), H.end(), 0.0);
+        for (int c = 0; c < keep; ++c) {
+            H[static_cast<size_t>(c) * m + c] = theta[kept[c]];
+            H[static_cast<size_t>(keep) * m + c] = beta_last * Y[static_cast<size_t>(size - 1) * size + kept[c]];
+        }
+        V.append(r.data(), 1.0);
+        start = keep;
+    }
+}
+
+}  // namespace toposcape::linalg
