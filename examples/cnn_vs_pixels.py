@@ -6,6 +6,10 @@ Reproduces the headline result of Hoyer et al. (2019) as studies.md states it: o
 does too; on A the CNN's outcomes split between a basin better than the pixel optimum and a
 worse one.
 
+The study (studies.md, section 1) uses the CNN's transposed-convolution variant, the default
+here (``--upsampling bilinear`` runs Hoyer et al.'s original upsample + conv blocks instead; with
+them B's median over seeds 0-9 is ~12.1, above the pixel model's 8.98).
+
 Usage::
 
     python examples/cnn_vs_pixels.py [--seeds 10] [--evals 300] [--out results/cnn_vs_pixels]
@@ -27,7 +31,7 @@ import toposcape as ts
 PROBLEMS = {"A": "michell_centered_both_32x64_0.12", "B": "pure_bending_moment_32x64_0.15"}
 
 
-def run_study(seeds: int, evals: int, upsampling: str = "bilinear", progress: bool = False):
+def run_study(seeds: int, evals: int, upsampling: str = "transpose", progress: bool = False):
     """Best compliance per (problem, model, seed); the pixel model has no seed (one run)."""
     rows = []
     for code, name in PROBLEMS.items():
@@ -87,7 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--evals", type=int, default=300)
-    parser.add_argument("--upsampling", default="bilinear", choices=("bilinear", "transpose"))
+    parser.add_argument("--upsampling", default="transpose", choices=("bilinear", "transpose"))
     parser.add_argument("--out", type=Path, default=Path("results/cnn_vs_pixels"))
     args = parser.parse_args()
     rows = run_study(args.seeds, args.evals, args.upsampling)

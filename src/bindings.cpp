@@ -258,7 +258,8 @@ py::dict eigsh(py::object matvec, const carray<double>& v0, int k, const std::st
     require(v0.ndim() == 1 && v0.shape(0) >= 1, "v0 must be a non-empty 1-D float64 array");
     const int64_t n = v0.shape(0);
     require(k >= 1 && k <= n, "k must lie in [1, n]");
-    require(which == "LA" || which == "SA" || which == "BE", "which must be 'LA', 'SA' or 'BE'");
+    require(which == "LA" || which == "SA" || which == "BE" || which == "LM",
+            "which must be 'LA', 'SA', 'BE' or 'LM'");
     require(tol > 0.0 && std::isfinite(tol), "tol must be positive and finite");
     require(max_restarts >= 0, "max_restarts must be >= 0");
     std::vector<double> start(v0.data(), v0.data() + n);

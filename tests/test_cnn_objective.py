@@ -154,3 +154,13 @@ def test_changing_torch_threads_after_construction_keeps_the_physics_exact():
     np.testing.assert_allclose(f, before[0], rtol=1e-12)
     np.testing.assert_allclose(g, before[1], rtol=1e-9, atol=1e-12 * np.abs(g).max())
     np.testing.assert_allclose(f_new, f, rtol=1e-12)
+
+
+def test_float32_cnn_reports_the_float64_compliance():
+    # As the reference: the CNN runs in float32, the loss value is the physics' float64 value
+    # (a float32-rounded value made line searches stop early on ties).
+    obj = ts.CNNObjective(ts.problems.get(PROBLEM), penal=3.0, seed=0)
+    f, _ = obj.value_and_grad(obj.x0)
+    exact = obj.pixel.value(obj.logits(obj.x0).ravel())
+    assert f == exact
+    assert f != float(np.float32(f))

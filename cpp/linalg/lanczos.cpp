@@ -177,15 +177,24 @@ LanczosRun lanczos(const MatVec& matvec, int64_t n, const double* v0, int steps,
 
 EigshResult eigsh(const MatVec& matvec, int64_t n, int k, const std::string& which, double tol,
                   int ncv, int max_restarts, const double* v0) {
-    if (which != "LA" && which != "SA" && which != "BE")
-        throw std::invalid_argument("eigsh: which must be 'LA', 'SA' or 'BE'");
+    if (which != "LA" && which != "SA" && which != "BE" && which != "LM")
+        throw std::invalid_argument("eigsh: which must be 'LA', 'SA', 'BE' or 'LM'");
     if (k < 1 || k > n) throw std::invalid_argument("eigsh: need 1 <= k <= n");
     if (!(tol > 0.0)) throw std::invalid_argument("eigsh: tol must be > 0");
     if (max_restarts < 0) throw std::invalid_argument("eigsh: max_restarts must be >= 0");
     const int64_t ncv_max = std::min<int64_t>(n, std::max(ncv, k + 1));
     const int m = static_cast<int>(std::max<int64_t>(ncv_max, k));
-    const int k_top = which == "LA" ? k : which == "SA" ? 0 : (k + 1) / 2;
-    const int k_bottom = k - k_top;
+    // How many of `count` wanted Ritz values (ascending theta) come from the top end.
+    auto top_share = [&](const std::vector<double>& theta, int count) {
+        if (which == "LA") return count;
+        if (which == "SA") return 0;
+        if (which == "BE") return (count + 1) / 2;
+        int lo = 0, hi = static_cast<int>(theta.size()) - 1;  // LM: the largest |theta|
+        for (int c = 0; c < count; ++c) {
+            if (std::fabs(theta[lo]) > std::fabs(theta[hi])) ++lo; else --hi;
+        }
+        return count - lo;
+    };
 
     KrylovBasis V(n, m);
     const double v0_norm = norm2(v0, n);
@@ -250,6 +259,8 @@ EigshResult eigsh(const MatVec& matvec, int64_t n, int k, const std::string& whi
         symmetric_eigh(Hs, size, theta, Y);
         double scale = 0.0;
         for (double t : theta) scale = std::max(scale, std::fabs(t));
+        const int k_top = top_share(theta, std::min(k, size));
+        const int k_bottom = std::min(k, size) - k_top;
         std::vector<int> wanted;
         for (int i = 0; i < k_bottom && i < size; ++i) wanted.push_back(i);
         for (int i = std::max(k_bottom, size - k_top); i < size; ++i) wanted.push_back(i);
@@ -278,7 +289,8 @@ EigshResult eigsh(const MatVec& matvec, int64_t n, int k, const std::string& whi
 
         // Thick restart: keep the Ritz vectors nearest the wanted end(s) and the residual.
         const int keep = std::min(m - 1, k + (m - k) / 2);
-        const int keep_top = k == 0 ? 0 : static_cast<int>(std::lround(double(keep) * k_top / k));
+        const int keep_top = which == "LM" ? top_share(theta, keep)
+                                           : static_cast<int>(std::lround(double(keep) * k_top / k));
         const int keep_bottom = keep - keep_top;
         std::vector<int> kept;
         for (int i = 0; i < keep_bottom; ++i) kept.push_back(i);

@@ -58,8 +58,9 @@ LanczosRun lanczos(const MatVec& matvec, int64_t n, const double* v0, int steps,
                    KrylovBasis* basis = nullptr, double breakdown = 1e-12);
 
 // Extremal eigenpairs by thick-restart Lanczos (Wu and Simon 2000) with full
-// reorthogonalization. `which`: "LA" (largest algebraic), "SA" (smallest) or "BE" (half from
-// each end, the extra one from the top). A Ritz pair (theta, y) is converged when
+// reorthogonalization. `which`: "LA" (largest algebraic), "SA" (smallest), "BE" (half from
+// each end, the extra one from the top) or "LM" (largest magnitude: what power iteration
+// finds). A Ritz pair (theta, y) is converged when
 // ||A y - theta y|| <= tol * max(|theta|, scale * 1e-3), scale = the largest |Ritz value|.
 struct EigshResult {
     std::vector<double> values;   // k, ascending

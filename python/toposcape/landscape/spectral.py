@@ -213,9 +213,9 @@ def eigsh(
     H : operator (n, n), symmetric
     k : int
         Number of eigenpairs, ``1 <= k <= n``.
-    which : {"LA", "SA", "BE"}
-        Largest algebraic, smallest algebraic, or both ends (``k // 2`` smallest and the rest
-        largest).
+    which : {"LA", "SA", "BE", "LM"}
+        Largest algebraic, smallest algebraic, both ends (``k // 2`` smallest and the rest
+        largest), or largest magnitude (what power iteration, e.g. PyHessian's, finds).
     tol : float
         A Ritz pair ``(lam, y)`` is accepted when ``||H y - lam y|| <= tol * max(|lam|,
         1e-3 * max|Ritz value|)``. The eigenvalue error is then at most that residual, and
@@ -244,8 +244,8 @@ def eigsh(
     k = _check_count(k, "k")
     if k > n:
         raise InvalidInputError(f"k must be <= n = {n}, got {k}")
-    if which not in ("LA", "SA", "BE"):
-        raise InvalidInputError(f"which must be 'LA', 'SA' or 'BE', got {which!r}")
+    if which not in ("LA", "SA", "BE", "LM"):
+        raise InvalidInputError(f"which must be 'LA', 'SA', 'BE' or 'LM', got {which!r}")
     if not (np.isfinite(tol) and tol > 0):
         raise InvalidInputError(f"tol must be positive and finite, got {tol!r}")
     ncv = max(2 * k + 1, 20) if ncv is None else _check_count(ncv, "ncv", 2)

@@ -53,13 +53,16 @@ class _Compliance(torch.autograd.Function):
         c, g = pixel.value_and_grad(theta)
         ctx.pixel = pixel
         ctx.save_for_backward(z, torch.from_numpy(g.reshape(z.shape)).to(dtype=z.dtype))
-        return torch.tensor(c, dtype=z.dtype)
+        # The value stays float64 whatever the CNN's precision, as in the reference (its loss
+        # is float64; only the CNN and its gradient are float32): a float32-rounded value
+        # makes the line search and L-BFGS's factr test see ties and stop runs early.
+        return torch.tensor(c, dtype=torch.float64)
 
     @staticmethod
     def backward(ctx, grad_output):
         z, gradient = ctx.saved_tensors
         g = _ComplianceGradient.apply(z, ctx.pixel, gradient)
-        return grad_output * g, None
+        return (grad_output.to(z.dtype) * g), None
 
 
 def compliance_of_logits(z: torch.Tensor, pixel: PixelObjective) -> torch.Tensor:
