@@ -164,3 +164,17 @@ def test_float32_cnn_reports_the_float64_compliance():
     exact = obj.pixel.value(obj.logits(obj.x0).ravel())
     assert f == exact
     assert f != float(np.float32(f))
+
+
+def test_hvp_at_reuses_one_graph_and_equals_hvp(objective64):
+    obj = objective64
+    theta = _point(obj, seed=3)
+    product = obj.hvp_at(theta)
+    rng = np.random.default_rng(4)
+    for _ in range(2):
+        v = rng.standard_normal(obj.size)
+        expected = obj.hvp(theta, v)
+        obj.value_and_grad(theta + 0.1)  # moves the module's parameters and the physics cache
+        np.testing.assert_allclose(
+            product(v), expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max()
+        )

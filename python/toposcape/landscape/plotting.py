@@ -272,7 +272,8 @@ def plot_plane(
     levels : int or sequence of float
         Contour levels.
     log : bool
-        Contour ``log10(L - min(L) + 1e-12 * max(1, |min L|))``: resolves the basin floor.
+        Contour ``log10(L)`` for positive losses, else ``log10(L - min L + 1e-3 (max L -
+        min L))``.
     filled : bool
         Filled contours (``contourf``) under thin lines, or lines only.
     cmap : str
@@ -312,8 +313,15 @@ def plot_plane(
     if log:
         finite = L[np.isfinite(L)]
         lo = finite.min() if finite.size else 0.0
-        Z = np.log10(L - lo + 1e-12 * max(1.0, abs(lo)))
-        label = r"$\log_{10}$(loss $-$ min)"
+        if lo > 0:  # positive losses (compliance): plain log10
+            Z = np.log10(L)
+            label = r"$\log_{10}$ loss"
+        else:
+            # Shifted so the floor is positive; the offset (1e-3 of the range) keeps the
+            # minimum's own grid point from dominating the colour scale.
+            span = finite.max() - lo if finite.size else 1.0
+            Z = np.log10(L - lo + 1e-3 * max(span, 1e-300))
+            label = r"$\log_{10}$(loss $-$ min + 0.001 range)"
     Zm = np.ma.masked_invalid(Z)
     if filled:
         cs = ax.contourf(A, B_, Zm, levels=levels, cmap=cmap)

@@ -38,7 +38,8 @@ __all__ = [
     "trace",
 ]
 
-#: Operators from this many unknowns show a progress bar over matrix-vector products.
+#: Operators from this many unknowns show a progress bar over matrix-vector products (on a
+#: terminal, unless ``progress`` says otherwise).
 PROGRESS_MIN_SIZE = 100_000
 
 
@@ -56,7 +57,9 @@ def hessian(obj: Any, theta: np.ndarray) -> LinearOperator:
     Returns
     -------
     LinearOperator (n, n), float64
-        ``H @ v`` calls ``obj.hvp(theta, v)``. ``H.hvp_count`` counts the products so far.
+        ``H @ v`` calls ``obj.hvp(theta, v)``, or the product of ``obj.hvp_at(theta)`` when
+        the objective offers one (the CNN objective: one graph reused by every product).
+        ``H.hvp_count`` counts the products so far.
     """
     if not hasattr(obj, "hvp"):
         raise InvalidInputError("hessian needs an objective with an hvp(theta, v) method")
@@ -69,6 +72,12 @@ def hessian(obj: Any, theta: np.ndarray) -> LinearOperator:
     if size is not None and int(size) != point.size:
         raise InvalidInputError(f"theta has {point.size} entries, the objective {size}")
     n = point.size
+    if hasattr(obj, "hvp_at"):
+        product = obj.hvp_at(point)
+    else:
+
+        def product(v):
+            return obj.hvp(point, v)
 
     class _Hessian(LinearOperator):
         def __init__(self) -> None:
@@ -78,7 +87,7 @@ def hessian(obj: Any, theta: np.ndarray) -> LinearOperator:
 
         def _matvec(self, v):
             self.hvp_count += 1
-            return np.asarray(obj.hvp(point, np.ravel(v)), dtype=np.float64)
+            return np.asarray(product(np.ravel(v)), dtype=np.float64)
 
         def _rmatvec(self, v):
             return self._matvec(v)
@@ -109,12 +118,18 @@ def _as_operator(H: Any) -> LinearOperator:
 def _matvec_of(op: LinearOperator, progress: bool | None, total: int | None, desc: str):
     """The operator's product as a callable for the core, with an optional progress bar."""
     n = op.shape[0]
-    show = progress if progress is not None else n >= PROGRESS_MIN_SIZE
     bar = None
-    if show:
+    if progress or (progress is None and n >= PROGRESS_MIN_SIZE):
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc=desc, unit="matvec", leave=False)
+        # Automatic bars only on a terminal (tqdm's disable=None), never in logs.
+        bar = tqdm(
+            total=total,
+            desc=desc,
+            unit="matvec",
+            leave=False,
+            disable=None if progress is None else False,
+        )
 
     def matvec(x: np.ndarray) -> np.ndarray:
         y = np.asarray(op.matvec(x), dtype=np.float64).reshape(-1)

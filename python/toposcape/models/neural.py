@@ -168,6 +168,8 @@ class CNNObjective:
 
     def _load(self, theta: np.ndarray) -> None:
         theta = self._vector(theta, "theta")
+        if not theta.flags.writeable:  # torch.from_numpy warns on read-only arrays
+            theta = theta.copy()
         self.model.assign(torch.from_numpy(theta).to(_DTYPES[self.dtype]))
 
     def _flat(self, tensors) -> np.ndarray:
@@ -206,3 +208,34 @@ class CNNObjective:
         gv = sum((g * piece).sum() for g, piece in zip(grads, pieces, strict=True))
         hv = torch.autograd.grad(gv, self._params)
         return self._flat(hv)
+
+    def hvp_at(self, theta: np.ndarray):
+        """Hessian-vector products at a fixed ``theta``, reusing one graph for every product.
+
+        Builds the CNN, the compliance and its gradient once (with ``create_graph``); each
+        product is then one backward pass through that graph, about half the cost of
+        :meth:`hvp` (which rebuilds it). Independent of the module's parameters, so other
+        calls on this objective in between are safe. :func:`toposcape.landscape.hessian` uses
+        it.
+
+        Parameters
+        ----------
+        theta : ndarray (size,)
+
+        Returns
+        -------
+        callable
+            ``v (size,) float64 -> H v (size,) float64``.
+        """
+        theta = self._vector(theta, "theta")
+        dtype = _DTYPES[self.dtype]
+        flat = torch.from_numpy(theta.copy()).to(dtype).requires_grad_(True)
+        loss = compliance_of_logits(self.model.forward_from_flat(flat), self.pixel)
+        (gradient,) = torch.autograd.grad(loss, flat, create_graph=True)
+
+        def product(v: np.ndarray) -> np.ndarray:
+            v = torch.from_numpy(self._vector(v, "v")).to(dtype)
+            (hv,) = torch.autograd.grad(gradient, flat, grad_outputs=v, retain_graph=True)
+            return hv.to(torch.float64).numpy()
+
+        return product
