@@ -64,20 +64,15 @@ def densities(obj, traj, steps, runs: int, lanczos_steps: int, samples: int):
     return hessian, quasi_newton, estimates
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds for the run-metric curves")
-    parser.add_argument("--out", type=Path, default=Path("results/landscape_A"))
-    parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run")
-    args = parser.parse_args()
+def run(out: Path, seeds: int = 3, quick: bool = False):
+    """Run the analysis, write the figures and ``summary.nc`` to ``out``; return the summary."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import xarray as xr
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    quick = args.quick
+    out.mkdir(parents=True, exist_ok=True)
     evals, gd_steps = (60, 60) if quick else (300, 700)
     runs, lanczos_steps, samples = (2, 15, 5) if quick else (3, 50, 50)
     n_interp, n_plane = (11, 9) if quick else (31, 31)
@@ -92,7 +87,7 @@ def main() -> None:
     print(f"L-BFGS_M1: {m1.n_steps} steps, best compliance {m1.best_loss:.4f}")
     hess, qn, est = densities(obj, m1, steps, runs, lanczos_steps, samples)
     fig = ts.landscape.plot_spectral_densities(hess, qn, steps=steps)
-    fig.savefig(args.out / "densities.png", dpi=150)
+    fig.savefig(out / "densities.png", dpi=150)
     plt.close(fig)
     print("\n| step | Hessian trace | Frobenius norm | top eigenvalue |")
     print("|---|---|---|---|")
@@ -123,10 +118,10 @@ def main() -> None:
     for ax, (key, curve) in zip(axes, curves.items(), strict=True):
         ts.landscape.plot_interpolation(curve, ax=ax, logy=True)
         ax.set_title(titles[key])
-    fig.savefig(args.out / "interpolations.png", dpi=150)
+    fig.savefig(out / "interpolations.png", dpi=150)
     plt.close(fig)
     fig = ts.landscape.plot_interpolation_designs(obj, inits[0], final)
-    fig.savefig(args.out / "interpolation_designs.png", dpi=150)
+    fig.savefig(out / "interpolation_designs.png", dpi=150)
     plt.close(fig)
 
     # GD with the study's step, and the filter-normalised plane around the initial point.
@@ -138,12 +133,12 @@ def main() -> None:
     A, B_, L = ts.landscape.plane(obj, center, d1, d2, extent=1.0, n=n_plane, progress=True)
     paths = [ts.landscape.project(t, center, d1, d2) for t in (lbfgs, gd)]
     fig = ts.landscape.plot_plane(A, B_, L, xy=paths, log=True, labels=["L-BFGS", "GD"])
-    fig.savefig(args.out / "plane.png", dpi=150)
+    fig.savefig(out / "plane.png", dpi=150)
     plt.close(fig)
 
     # Distance and gradient norm along L-BFGS and GD over seeds.
     runs_by_optimizer: dict[str, list] = {"L-BFGS": [], "GD": []}
-    for seed in range(args.seeds):
+    for seed in range(seeds):
         o = objective(seed)
         runs_by_optimizer["L-BFGS"].append(
             ts.optim.get("lbfgs").run(o, max_evals=evals, record_params=True)
@@ -152,7 +147,7 @@ def main() -> None:
             ts.optim.get("gd", lr=2.5e-4).run(o, max_steps=gd_steps, record_params=True)
         )
     fig = ts.landscape.plot_run_metrics(runs_by_optimizer, median=True)
-    fig.savefig(args.out / "run_metrics.png", dpi=150)
+    fig.savefig(out / "run_metrics.png", dpi=150)
     plt.close(fig)
 
     summary = xr.Dataset(
@@ -171,10 +166,22 @@ def main() -> None:
         summary[f"bk_density_step{step}"] = (f"grid_b{step}", dens)
         summary = summary.assign_coords({f"grid_b{step}": grid})
     summary.attrs.update(problem=PROBLEM, cnn="transpose, float64", penal=3.0)
-    summary.to_netcdf(args.out / "summary.nc")
+    summary["final_loss"] = float(obj.value_and_grad(final)[0])
+    summary["initial_loss"] = float(obj.value_and_grad(center)[0])
+    summary.to_netcdf(out / "summary.nc")
     finals = {k: [float(t.best_loss) for t in v] for k, v in runs_by_optimizer.items()}
     print("\nbest compliance per seed:", {k: np.round(v, 3).tolist() for k, v in finals.items()})
-    print(f"figures in {args.out} ({time.perf_counter() - started:.0f} s)")
+    print(f"figures in {out} ({time.perf_counter() - started:.0f} s)")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds for the run-metric curves")
+    parser.add_argument("--out", type=Path, default=Path("results/landscape_A"))
+    parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run")
+    args = parser.parse_args()
+    run(args.out, args.seeds, args.quick)
 
 
 if __name__ == "__main__":
