@@ -34,7 +34,7 @@ def test_landscape_analysis_example_quick(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     # B_0 is the identity: its density is one peak at 1.
     density = summary["bk_density_step0"]
-    assert float(density["grid_b0"][int(density.argmax())]) == pytest.approx(1.0, abs=1e-3)
+    assert float(density["grid_b0"][int(np.argmax(density.values))]) == pytest.approx(1.0, abs=1e-3)
     # Every interpolation (c) ends at the final point; (b) and (d) start at iterates.
     c = summary["interpolation_c"].values
     np.testing.assert_allclose(c[:, -1], float(summary["final_loss"]), rtol=1e-9)
