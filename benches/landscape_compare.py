@@ -64,8 +64,12 @@ class TimedOperator:
 
 
 def pyhessian_setup(obj):
-    import pyhessian.hessian as ph
+    import importlib
+
     import torch
+
+    # The package re-exports the class under the submodule's name: fetch the module itself.
+    ph = importlib.import_module("pyhessian.hessian")
 
     from toposcape.models.neural import compliance_of_logits
 
@@ -165,11 +169,27 @@ def density_run(obj, steps: int) -> dict[str, tuple]:
 
     torch.manual_seed(0)
     hess, counter = pyhessian_setup(obj)
+    if not hasattr(torch, "eig") or _eig_removed(torch):
+        # PyHessian 0.1 calls torch.eig (removed in torch 1.9+) once per run on the small
+        # tridiagonal matrix; the same decomposition through torch.linalg.eigh.
+        def eig(T, eigenvectors=True):
+            values, vectors = torch.linalg.eigh(T)
+            return torch.stack([values, torch.zeros_like(values)], dim=1), vectors
+
+        torch.eig = eig
     start = time.perf_counter()
     hess.density(iter=steps, n_v=1)
     total = time.perf_counter() - start
     results["PyHessian"] = (counter["count"], total, (total - counter["seconds"]) / total)
     return results
+
+
+def _eig_removed(torch) -> bool:
+    try:
+        torch.eig(torch.eye(2), eigenvectors=True)
+    except RuntimeError:
+        return True
+    return False
 
 
 def lanczos_overhead(obj, steps: int, threads: int) -> tuple[float, float, float]:

@@ -163,7 +163,8 @@ namespace la = toposcape::linalg;
 
 // A Python callable y = f(x) as the core's matrix-vector product. x is handed over as a fresh
 // array (the callable may keep it); the GIL is taken only around the call.
-la::MatVec python_matvec(py::object fn, int64_t n) {
+// Build it with the GIL held (it copies a Python reference) and let it die with the GIL held.
+la::MatVec python_matvec(const py::object& fn, int64_t n) {
     return [fn, n](const double* x, double* y) {
         py::gil_scoped_acquire gil;
         py::array_t<double> xin(n);
@@ -239,10 +240,10 @@ py::tuple lanczos(py::object matvec, const carray<double>& v0, int steps, double
     la::LanczosRun run;
     std::unique_ptr<la::KrylovBasis> basis;
     if (return_basis) basis = std::make_unique<la::KrylovBasis>(n, steps);
+    const la::MatVec product = python_matvec(matvec, n);
     {
         py::gil_scoped_release release;
-        run = la::lanczos(python_matvec(matvec, n), n, start.data(), steps, basis.get(),
-                          breakdown);
+        run = la::lanczos(product, n, start.data(), steps, basis.get(), breakdown);
     }
     if (!return_basis) return py::make_tuple(copy_of(run.alpha), copy_of(run.beta));
     const auto k = static_cast<py::ssize_t>(run.alpha.size());
@@ -263,11 +264,12 @@ py::dict eigsh(py::object matvec, const carray<double>& v0, int k, const std::st
     require(tol > 0.0 && std::isfinite(tol), "tol must be positive and finite");
     require(max_restarts >= 0, "max_restarts must be >= 0");
     std::vector<double> start(v0.data(), v0.data() + n);
+    require(ncv >= k + 1 || ncv >= n, "ncv must be >= k + 1 (or >= n)");
     la::EigshResult res;
+    const la::MatVec product = python_matvec(matvec, n);
     {
         py::gil_scoped_release release;
-        res = la::eigsh(python_matvec(matvec, n), n, k, which, tol, ncv, max_restarts,
-                        start.data());
+        res = la::eigsh(product, n, k, which, tol, ncv, max_restarts, start.data());
     }
     py::dict out;
     out["values"] = copy_of(res.values);

@@ -304,3 +304,77 @@ def test_bad_inputs_raise_value_errors():
         ts.landscape.hessian(obj, theta[:-1])
     with pytest.raises(ValueError, match="NaN"):
         ts.landscape.hessian(obj, np.full(obj.size, np.nan))
+
+
+def test_eigsh_explores_beyond_a_start_vector_in_an_invariant_subspace():
+    # The Krylov space of v0 closes exactly when the basis is full: its Ritz values are exact
+    # but not the wanted ones; eigsh must look further before reporting convergence.
+    d = np.arange(1.0, 101.0)
+    v0 = np.zeros(100)
+    v0[:20] = 1.0
+    w, _, info = ts.landscape.eigsh(np.diag(d), k=2, v0=v0, return_info=True)
+    np.testing.assert_allclose(w, [99.0, 100.0], rtol=1e-10)
+    assert info["converged"]
+    small = np.arange(1.0, 51.0)
+    res = _core.eigsh(
+        lambda x: small * x, np.r_[1.0, 1.0, 1.0, np.zeros(47)], 2, "LA", 1e-10, 3, 200
+    )
+    np.testing.assert_allclose(res["values"], [49.0, 50.0], rtol=1e-8)
+
+
+def test_eigsh_stops_early_on_an_easy_case_and_propagates_callback_errors():
+    rng = np.random.default_rng(9)
+    n = 300
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    lam = np.r_[np.linspace(0.0, 1.0, n - 1), 100.0]
+    A = (Q * lam) @ Q.T
+    w, _, info = ts.landscape.eigsh(A, k=1, which="LA", tol=1e-6, return_info=True)
+    assert w[0] == pytest.approx(100.0, rel=1e-9)
+    assert info["matvecs"] < 20  # the default basis holds 20 vectors
+
+    calls = []
+
+    def failing(x):
+        calls.append(1)
+        if len(calls) == 7:
+            raise KeyError("boom inside eigsh")
+        return A @ x
+
+    with pytest.raises(KeyError, match="boom"):
+        ts.landscape.eigsh(LinearOperator((n, n), matvec=failing, dtype=np.float64), k=2)
+    with pytest.raises(ValueError, match="ncv"):
+        ts.landscape.eigsh(A, k=5, ncv=4)
+
+
+def test_threaded_eigsh_matches_serial():
+    # Covers the threaded basis rotation of the restarts as well as the projections.
+    n = 300_007
+    d = np.r_[np.linspace(0.0, 1.0, n - 3), [3.0, 4.0, 6.0]]
+    A = LinearOperator((n, n), matvec=lambda x: d * np.ravel(x), dtype=np.float64)
+    results = {}
+    try:
+        for threads in (1, 2):
+            _core.set_num_threads(threads)
+            results[threads] = ts.landscape.eigsh(
+                A, k=3, which="LA", tol=1e-8, ncv=6, progress=False, return_info=True
+            )
+    finally:
+        _core.set_num_threads(0)
+    assert results[1][2]["restarts"] > 0
+    np.testing.assert_allclose(results[2][0], results[1][0], rtol=1e-12)
+    np.testing.assert_allclose(results[1][0], d[-3:], rtol=1e-8)
+    overlap = np.abs(np.sum(results[1][1] * results[2][1], axis=0))
+    np.testing.assert_allclose(overlap, 1.0, atol=1e-8)
+
+
+@pytest.mark.parametrize("scale", [1e-170, 1.0, 1e160])
+def test_dense_jacobi_on_badly_scaled_and_clustered_matrices(scale):
+    rng = np.random.default_rng(10)
+    k = 60
+    Q, _ = np.linalg.qr(rng.standard_normal((k, k)))
+    lam = np.r_[np.zeros(20), np.full(20, 1.0), 1.0 + 1e-12 * np.arange(10), np.arange(10.0)]
+    A = (Q * lam) @ Q.T
+    A = (A + A.T) / 2 * scale
+    w, Z = _core.symmetric_eigh(A)
+    np.testing.assert_allclose(w / scale, np.sort(lam), atol=1e-12)
+    np.testing.assert_allclose(Z.T @ Z, np.eye(k), atol=1e-12)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 
@@ -91,26 +92,45 @@ void symmetric_eigh(const std::vector<double>& A_in, int k, std::vector<double>&
                     std::vector<double>& Z) {
     if (static_cast<int64_t>(A_in.size()) != static_cast<int64_t>(k) * k)
         throw std::invalid_argument("symmetric_eigh: matrix must be k x k");
-    std::vector<double> A(A_in.size());
-    for (int i = 0; i < k; ++i)
-        for (int j = 0; j < k; ++j) A[i * k + j] = 0.5 * (A_in[i * k + j] + A_in[j * k + i]);
+    // Work on (A + A^T) / 2 scaled to max |a_ij| = 1: sums of squares then neither underflow
+    // nor overflow, and the thresholds below are relative to ||A||.
+    double amax = 0.0;
+    for (double a : A_in) amax = std::max(amax, std::fabs(a));
     Z.assign(static_cast<size_t>(k) * k, 0.0);
     for (int i = 0; i < k; ++i) Z[i * k + i] = 1.0;
-    double total = 0.0;
-    for (double a : A) total += a * a;
+    w.assign(k, 0.0);
+    if (amax == 0.0) return;
+    std::vector<double> A(A_in.size());
+    for (int i = 0; i < k; ++i)
+        for (int j = 0; j < k; ++j)
+            A[i * k + j] = 0.5 * (A_in[i * k + j] / amax + A_in[j * k + i] / amax);
     const double eps = std::numeric_limits<double>::epsilon();
-    for (int sweep = 0; sweep < 100; ++sweep) {
-        double off = 0.0;
-        for (int p = 0; p < k; ++p)
-            for (int q = p + 1; q < k; ++q) off += A[p * k + q] * A[p * k + q];
-        if (off <= eps * eps * total * 1e-2 || off == 0.0) break;
+    // Entries below eps * ||A||_F are rounding noise: every rotation leaves residue of that
+    // size, so a smaller floor never terminates on clustered eigenvalues (e.g. a block of
+    // zeros). Dropping them perturbs eigenvalues by O(eps ||A||), the backward error anyway.
+    double frobenius = 0.0;
+    for (double a : A) frobenius += a * a;
+    const double floor = eps * std::sqrt(frobenius);
+    bool rotated = true;
+    for (int sweep = 0; rotated; ++sweep) {
+        if (sweep == 100) throw std::runtime_error("symmetric_eigh: no convergence in 100 sweeps");
+        rotated = false;
         for (int p = 0; p < k; ++p) {
             for (int q = p + 1; q < k; ++q) {
                 const double apq = A[p * k + q];
-                if (apq == 0.0) continue;
-                const double theta = (A[q * k + q] - A[p * k + p]) / (2.0 * apq);
-                const double t = std::copysign(1.0, theta) /
-                                 (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
+                const double app = A[p * k + p], aqq = A[q * k + q];
+                // Negligible against the diagonal (relative accuracy) or against ||A||.
+                if (std::fabs(apq) <= eps * std::sqrt(std::fabs(app * aqq)) ||
+                    std::fabs(apq) <= floor) {
+                    A[p * k + q] = A[q * k + p] = 0.0;
+                    continue;
+                }
+                rotated = true;
+                const double theta = (aqq - app) / (2.0 * apq);
+                const double t = std::fabs(theta) > 1e150
+                                     ? 0.5 / theta
+                                     : std::copysign(1.0, theta) /
+                                           (std::fabs(theta) + std::sqrt(theta * theta + 1.0));
                 const double c = 1.0 / std::sqrt(t * t + 1.0);
                 const double s = t * c;
                 // A <- J^T A J with J the rotation in the (p, q) plane.
@@ -132,8 +152,7 @@ void symmetric_eigh(const std::vector<double>& A_in, int k, std::vector<double>&
             }
         }
     }
-    w.resize(k);
-    for (int i = 0; i < k; ++i) w[i] = A[i * k + i];
+    for (int i = 0; i < k; ++i) w[i] = A[i * k + i] * amax;
     sort_pairs(w, Z, k);
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <stdexcept>
 
@@ -16,12 +17,67 @@ namespace {
 
 using optim::dot;
 
-// Columns per block of the blocked passes: a block of w (16 KiB) stays in L1 while every
-// basis row streams past it once.
-constexpr int64_t kBlock = 2048;
+// Columns per block of the blocked passes: a block of w (256 KiB) stays in L2 while the basis
+// rows stream past it from memory, four rows at a time (four concurrent streams keep more
+// memory requests in flight than one, as BLAS's gemv kernels do).
+constexpr int64_t kBlock = 32768;
+
+// Reorthogonalize a second time when a pass kept less than this fraction of the norm.
+constexpr double kTwiceIsEnough = 0.7071067811865476;  // 1 / sqrt(2)
 
 void axpy(double a, const double* x, double* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// h[0..k) += V[0..k) . w over one column block (V rows of stride n, offset c0).
+void project_block(const double* V, int k, int64_t n, const double* w, int64_t len,
+                   double* h) {
+    int i = 0;
+    for (; i + 4 <= k; i += 4) {
+        const double* a0 = V + static_cast<size_t>(i) * n;
+        const double* a1 = a0 + n;
+        const double* a2 = a1 + n;
+        const double* a3 = a2 + n;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+        int64_t j = 0;
+        for (; j + 2 <= len; j += 2) {
+            const double x = w[j], y = w[j + 1];
+            s0 += a0[j] * x;
+            t0 += a0[j + 1] * y;
+            s1 += a1[j] * x;
+            t1 += a1[j + 1] * y;
+            s2 += a2[j] * x;
+            t2 += a2[j + 1] * y;
+            s3 += a3[j] * x;
+            t3 += a3[j + 1] * y;
+        }
+        for (; j < len; ++j) {
+            s0 += a0[j] * w[j];
+            s1 += a1[j] * w[j];
+            s2 += a2[j] * w[j];
+            s3 += a3[j] * w[j];
+        }
+        h[i] += s0 + t0;
+        h[i + 1] += s1 + t1;
+        h[i + 2] += s2 + t2;
+        h[i + 3] += s3 + t3;
+    }
+    for (; i < k; ++i) h[i] += dot(V + static_cast<size_t>(i) * n, w, len);
+}
+
+// w -= sum_i h[i] V[i] over one column block.
+void subtract_block(const double* V, int k, int64_t n, const double* h, double* w, int64_t len) {
+    int i = 0;
+    for (; i + 4 <= k; i += 4) {
+        const double* a0 = V + static_cast<size_t>(i) * n;
+        const double* a1 = a0 + n;
+        const double* a2 = a1 + n;
+        const double* a3 = a2 + n;
+        const double h0 = h[i], h1 = h[i + 1], h2 = h[i + 2], h3 = h[i + 3];
+        for (int64_t j = 0; j < len; ++j)
+            w[j] -= (h0 * a0[j] + h1 * a1[j]) + (h2 * a2[j] + h3 * a3[j]);
+    }
+    for (; i < k; ++i) axpy(-h[i], V + static_cast<size_t>(i) * n, w, len);
 }
 
 // h = V w over the first k rows of V (k x n, row-major); threads split the columns and their
@@ -32,21 +88,16 @@ void project(const double* V, int k, int64_t n, const double* w, double* h) {
     const int threads = threads_for(static_cast<int64_t>(k) * n);
     const int stride = k + 8;  // keep threads' partial sums on different cache lines
     std::vector<double> partial(static_cast<size_t>(threads) * stride, 0.0);
-    int used = 1;
 #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num();
-        const int nt = omp_get_num_threads();
-        if (t == 0) used = nt;
         int64_t lo, hi;
-        chunk_of(n, t, nt, lo, hi);
+        chunk_of(n, t, omp_get_num_threads(), lo, hi);
         double* hp = partial.data() + static_cast<size_t>(t) * stride;
-        for (int64_t c0 = lo; c0 < hi; c0 += kBlock) {
-            const int64_t len = std::min(kBlock, hi - c0);
-            for (int i = 0; i < k; ++i) hp[i] += dot(V + static_cast<size_t>(i) * n + c0, w + c0, len);
-        }
+        for (int64_t c0 = lo; c0 < hi; c0 += kBlock)
+            project_block(V + c0, k, n, w + c0, std::min(kBlock, hi - c0), hp);
     }
-    for (int t = 0; t < used; ++t)
+    for (int t = 0; t < threads; ++t)  // threads that did not run left zeros
         for (int i = 0; i < k; ++i) h[i] += partial[static_cast<size_t>(t) * stride + i];
 }
 
@@ -58,35 +109,38 @@ void subtract(const double* V, int k, int64_t n, const double* h, double* w) {
     {
         int64_t lo, hi;
         chunk_of(n, omp_get_thread_num(), omp_get_num_threads(), lo, hi);
-        for (int64_t c0 = lo; c0 < hi; c0 += kBlock) {
-            const int64_t len = std::min(kBlock, hi - c0);
-            for (int i = 0; i < k; ++i) axpy(-h[i], V + static_cast<size_t>(i) * n + c0, w + c0, len);
-        }
+        for (int64_t c0 = lo; c0 < hi; c0 += kBlock)
+            subtract_block(V + c0, k, n, h, w + c0, std::min(kBlock, hi - c0));
     }
 }
 
 // out (cols x n) = Q^T V, Q (k x cols) row-major; out may be V itself (block by block).
 void combine(const double* V, int k, int64_t n, const std::vector<double>& Q, int cols,
              double* out) {
+    constexpr int64_t block = 2048;  // cols x block doubles of scratch per thread
     const int threads = threads_for(static_cast<int64_t>(k) * n);
+    // Scratch allocated outside the parallel region: an exception inside it would terminate.
+    std::vector<std::vector<double>> scratch(threads,
+                                             std::vector<double>(static_cast<size_t>(cols) * block));
 #pragma omp parallel num_threads(threads)
     {
+        const int t = omp_get_thread_num();
         int64_t lo, hi;
-        chunk_of(n, omp_get_thread_num(), omp_get_num_threads(), lo, hi);
-        std::vector<double> block(static_cast<size_t>(cols) * kBlock);
-        for (int64_t c0 = lo; c0 < hi; c0 += kBlock) {
-            const int64_t len = std::min(kBlock, hi - c0);
-            std::fill(block.begin(), block.end(), 0.0);
+        chunk_of(n, t, omp_get_num_threads(), lo, hi);
+        std::vector<double>& buf = scratch[t];
+        for (int64_t c0 = lo; c0 < hi; c0 += block) {
+            const int64_t len = std::min(block, hi - c0);
+            std::fill(buf.begin(), buf.end(), 0.0);
             for (int i = 0; i < k; ++i) {
                 const double* vi = V + static_cast<size_t>(i) * n + c0;
                 for (int j = 0; j < cols; ++j) {
                     const double q = Q[static_cast<size_t>(i) * cols + j];
-                    if (q != 0.0) axpy(q, vi, block.data() + static_cast<size_t>(j) * kBlock, len);
+                    if (q != 0.0) axpy(q, vi, buf.data() + static_cast<size_t>(j) * block, len);
                 }
             }
             for (int j = 0; j < cols; ++j)
-                std::copy(block.data() + static_cast<size_t>(j) * kBlock,
-                          block.data() + static_cast<size_t>(j) * kBlock + len,
+                std::copy(buf.data() + static_cast<size_t>(j) * block,
+                          buf.data() + static_cast<size_t>(j) * block + len,
                           out + static_cast<size_t>(j) * n + c0);
         }
     }
@@ -104,7 +158,7 @@ double norm2(const double* x, int64_t n) { return std::sqrt(dot(x, x, n)); }
 
 KrylovBasis::KrylovBasis(int64_t n, int capacity) : n_(n), capacity_(capacity) {
     if (n < 1 || capacity < 1) throw std::invalid_argument("KrylovBasis: n, capacity >= 1");
-    data_.resize(static_cast<size_t>(n) * capacity);
+    data_ = DoubleBuffer(static_cast<size_t>(n) * capacity, /*zero=*/false);
 }
 
 double KrylovBasis::orthogonalize(double* w, double* h) const {
@@ -114,7 +168,7 @@ double KrylovBasis::orthogonalize(double* w, double* h) const {
     double after = norm2(w, n_);
     // Twice is enough (Kahan, Parlett): a second pass only when the first removed most of w,
     // i.e. when cancellation may have left components along the basis.
-    if (size_ > 0 && after < before * M_SQRT1_2) {
+    if (size_ > 0 && after < before * kTwiceIsEnough) {
         std::vector<double> h2(size_);
         project(data_.data(), size_, n_, w, h2.data());
         subtract(data_.data(), size_, n_, h2.data(), w);
@@ -207,10 +261,43 @@ EigshResult eigsh(const MatVec& matvec, int64_t n, int k, const std::string& whi
     std::vector<double> w(n), r(n), h(m);
     std::mt19937_64 rng(12345);
     std::normal_distribution<double> normal;
+    // Whether the wanted Ritz pairs of the leading `size` x `size` block are converged when
+    // the next basis vector would have norm `beta`: checked at every step, so that easy cases
+    // (one well-separated eigenvalue) stop before the basis is full.
+    auto wanted_of = [&](const std::vector<double>& theta, int size) {
+        const int k_top = top_share(theta, std::min(k, size));
+        const int k_bottom = std::min(k, size) - k_top;
+        std::vector<int> wanted;
+        for (int i = 0; i < k_bottom && i < size; ++i) wanted.push_back(i);
+        for (int i = std::max(k_bottom, size - k_top); i < size; ++i) wanted.push_back(i);
+        return wanted;
+    };
+    auto ritz = [&](int size, std::vector<double>& theta, std::vector<double>& Y) {
+        std::vector<double> Hs(static_cast<size_t>(size) * size);
+        for (int i = 0; i < size; ++i)
+            for (int j = 0; j < size; ++j)
+                Hs[static_cast<size_t>(i) * size + j] = H[static_cast<size_t>(i) * m + j];
+        symmetric_eigh(Hs, size, theta, Y);
+    };
+    auto converged_at = [&](int size, double beta) {
+        std::vector<double> theta, Y;
+        ritz(size, theta, Y);
+        double ritz_scale = 0.0;
+        for (double t : theta) ritz_scale = std::max(ritz_scale, std::fabs(t));
+        for (int i : wanted_of(theta, size)) {
+            const double res = std::fabs(beta * Y[static_cast<size_t>(size - 1) * size + i]);
+            if (res > tol * std::max(std::fabs(theta[i]), 1e-3 * ritz_scale)) return false;
+        }
+        return true;
+    };
     int start = 0;  // first column of H still to compute (the restart vector's index)
+    double scale = 0.0;
+    bool explored = false;  // a random direction was added after the Krylov space closed  // running estimate of ||A|| from the recurrence coefficients
     for (int restart = 0;; ++restart) {
         double beta_last = 0.0;
         int size = m;
+        bool whole_space = false;
+        bool must_restart = false;  // the last vector was random: residuals say nothing yet
         for (int j = start; j < m; ++j) {
             matvec(V.row(j), w.data());
             ++result.matvecs;
@@ -226,52 +313,60 @@ EigshResult eigsh(const MatVec& matvec, int64_t n, int k, const std::string& whi
             h[j] += alpha;
             if (j > start) h[j - 1] += beta_prev;
             for (int i = 0; i <= j; ++i) H[static_cast<size_t>(i) * m + j] = h[i];
-            double scale = 0.0;
-            for (int i = 0; i <= j; ++i) scale = std::max(scale, std::fabs(H[static_cast<size_t>(i) * m + i]));
-            const bool invariant = beta <= 1e-12 * std::max(scale, 1e-300);
-            if (j + 1 == m) {
-                beta_last = invariant ? 0.0 : beta;
-                if (!invariant) for (int64_t i = 0; i < n; ++i) r[i] = w[i] / beta;
-                break;
-            }
-            if (invariant) {
-                if (V.size() == n) {  // the whole space: the decomposition is exact
+            double column = beta;
+            for (int i = 0; i <= j; ++i) column += std::fabs(h[i]);
+            scale = std::max(scale, column);
+            if (beta <= 1e-12 * scale) {  // the Krylov space is invariant
+                if (V.size() == n) {  // and it is the whole space: the decomposition is exact
                     size = j + 1;
+                    whole_space = true;
                     break;
                 }
-                // An invariant subspace: continue from a random direction orthogonal to it.
+                // Continue from a random direction orthogonal to it (coupling zero), so that
+                // eigenvalues outside the invariant space can still be found.
                 for (int64_t i = 0; i < n; ++i) w[i] = normal(rng);
                 std::vector<double> hh(V.size());
                 const double nw = V.orthogonalize(w.data(), hh.data());
+                if (j + 1 == m) {
+                    for (int64_t i = 0; i < n; ++i) r[i] = w[i] / nw;
+                    // The Ritz values are exact for the space found so far but may not be
+                    // the wanted ones: explore one random direction before trusting them
+                    // (once per run; a closed space found again after that is accepted).
+                    must_restart = !explored;
+                    explored = true;
+                    break;
+                }
+                explored = true;
                 V.append(w.data(), nw);
                 H[static_cast<size_t>(j + 1) * m + j] = 0.0;
                 continue;
+            }
+            if (j + 1 == m || (j + 1 > k && converged_at(j + 1, beta))) {
+                size = j + 1;
+                beta_last = beta;
+                for (int64_t i = 0; i < n; ++i) r[i] = w[i] / beta;
+                break;
             }
             H[static_cast<size_t>(j + 1) * m + j] = beta;
             V.append(w.data(), beta);
         }
 
         // Rayleigh-Ritz on the symmetric part of the projected matrix.
-        std::vector<double> Hs(static_cast<size_t>(size) * size);
-        for (int i = 0; i < size; ++i)
-            for (int j = 0; j < size; ++j) Hs[static_cast<size_t>(i) * size + j] = H[static_cast<size_t>(i) * m + j];
         std::vector<double> theta, Y;
-        symmetric_eigh(Hs, size, theta, Y);
-        double scale = 0.0;
-        for (double t : theta) scale = std::max(scale, std::fabs(t));
+        ritz(size, theta, Y);
+        double ritz_scale = 0.0;
+        for (double t : theta) ritz_scale = std::max(ritz_scale, std::fabs(t));
+        const std::vector<int> wanted = wanted_of(theta, size);
         const int k_top = top_share(theta, std::min(k, size));
-        const int k_bottom = std::min(k, size) - k_top;
-        std::vector<int> wanted;
-        for (int i = 0; i < k_bottom && i < size; ++i) wanted.push_back(i);
-        for (int i = std::max(k_bottom, size - k_top); i < size; ++i) wanted.push_back(i);
         std::vector<double> residual(size);
         for (int i = 0; i < size; ++i)
             residual[i] = std::fabs(beta_last * Y[static_cast<size_t>(size - 1) * size + i]);
-        bool converged = true;
+        bool converged = !must_restart;
         for (int i : wanted)
-            if (residual[i] > tol * std::max(std::fabs(theta[i]), 1e-3 * scale)) converged = false;
+            if (residual[i] > tol * std::max(std::fabs(theta[i]), 1e-3 * ritz_scale))
+                converged = false;
 
-        if (converged || restart >= max_restarts || size < m) {
+        if (converged || whole_space || restart >= max_restarts) {
             const int kk = static_cast<int>(wanted.size());
             std::vector<double> Q(static_cast<size_t>(size) * kk);
             for (int i = 0; i < size; ++i)
@@ -283,7 +378,7 @@ EigshResult eigsh(const MatVec& matvec, int64_t n, int k, const std::string& whi
                 result.residuals.push_back(residual[i]);
             }
             result.restarts = restart;
-            result.converged = converged || size < m;
+            result.converged = converged || whole_space;
             return result;
         }
 

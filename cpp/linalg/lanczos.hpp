@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/buffer.hpp"
+
 namespace toposcape::linalg {
 
 // y = A x for a symmetric operator A of order n; x and y never alias.
@@ -41,7 +43,7 @@ private:
     int64_t n_;
     int capacity_;
     int size_ = 0;
-    std::vector<double> data_;
+    DoubleBuffer data_;
 };
 
 double norm2(const double* x, int64_t n);

@@ -236,8 +236,9 @@ def eigsh(
         1e-3 * max|Ritz value|)``. The eigenvalue error is then at most that residual, and
         usually near its square divided by the gap to the rest of the spectrum.
     ncv : int, optional
-        Krylov basis size (memory: ``ncv`` vectors of length ``n``). Default
-        ``max(2 k + 1, 20)``, at most ``n``.
+        Krylov basis size, ``>= k + 1`` (memory: ``ncv`` vectors of length ``n``). Default
+        ``max(2 k + 1, 20)``, at most ``n``. Convergence is checked at every step, so an
+        easy case stops before the basis is full.
     max_restarts : int
         Restarts before giving up; a ``RuntimeWarning`` then reports the residuals.
     v0 : ndarray (n,), optional
@@ -265,6 +266,8 @@ def eigsh(
         raise InvalidInputError(f"tol must be positive and finite, got {tol!r}")
     ncv = max(2 * k + 1, 20) if ncv is None else _check_count(ncv, "ncv", 2)
     ncv = min(ncv, n)
+    if ncv < min(k + 1, n):
+        raise InvalidInputError(f"ncv must be >= k + 1 = {k + 1} (or >= n), got {ncv}")
     max_restarts = _check_count(max_restarts, "max_restarts", 0)
     if v0 is None:
         v0 = _rademacher(np.random.default_rng(seed), n)
@@ -323,13 +326,15 @@ def spectral_density(
     steps : int
         Lanczos steps per run (the study: 50), at most ``n``.
     sigma2 : float
-        Gaussian variance. With ``relative=True`` (PyHessian's convention, used by the study)
-        the variance is ``sigma2 * max(1, lam_max - lam_min)`` over the nodes found; with
-        ``relative=False`` it is ``sigma2`` in the eigenvalues' units squared.
+        Gaussian variance. With ``relative=True`` (the convention of PyHessian, whose SLQ the
+        study used) the variance is ``sigma2 * max(1, lam_max - lam_min)``, the range taken
+        over all runs' nodes (PyHessian averages each run's range and pads it by 0.01); with
+        ``relative=False`` it is ``sigma2`` in the eigenvalues' units squared. Unlike
+        PyHessian, the density is not renormalized on its grid.
     grid : ndarray (g,), optional
         Where to evaluate the density. Default: the node range padded by 5 standard
         deviations, with ``n_grid`` points (default: spacing at most a third of a standard
-        deviation, between 1,000 and 200,000 points).
+        deviation, between 1,000 and 200,000 points). Give ``grid`` or ``n_grid``, not both.
     return_quadrature : bool
         Also return ``(nodes, weights)``, arrays ``(runs, steps)`` (NaN-padded when a run
         stopped early at an invariant subspace).
@@ -366,6 +371,8 @@ def spectral_density(
     lo, hi = float(nodes[valid].min()), float(nodes[valid].max())
     variance = sigma2 * max(1.0, hi - lo) if relative else float(sigma2)
     std = np.sqrt(variance)
+    if grid is not None and n_grid is not None:
+        raise InvalidInputError("give grid or n_grid, not both")
     if grid is None:
         if n_grid is None:
             n_grid = int(np.clip(np.ceil((hi - lo + 10 * std) / (std / 3)), 1000, 200_000))
