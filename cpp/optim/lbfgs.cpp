@@ -59,8 +59,8 @@ void dense_solve(std::vector<double> A, std::vector<double>& b, int k) {
 LbfgsMemory::LbfgsMemory(int64_t n, int m) : n_(n), m_(m) {
     if (n < 1) throw std::invalid_argument("L-BFGS memory: n must be >= 1");
     if (m < 1) throw std::invalid_argument("L-BFGS memory: m must be >= 1");
-    S_.assign(static_cast<size_t>(n) * m, 0.0);
-    Y_.assign(static_cast<size_t>(n) * m, 0.0);
+    S_ = DoubleBuffer(static_cast<size_t>(n) * m);
+    Y_ = DoubleBuffer(static_cast<size_t>(n) * m);
     sy_.assign(m, 0.0);
     yy_.assign(m, 0.0);
 }
@@ -80,8 +80,8 @@ bool LbfgsMemory::push(const double* s, const double* y, double skip_scale, doub
         dst = head_;  // overwrite the oldest
         head_ = (head_ + 1) % m_;
     }
-    std::copy(s, s + n_, S_.begin() + dst * n_);
-    std::copy(y, y + n_, Y_.begin() + dst * n_);
+    std::copy(s, s + n_, S_.data() + dst * n_);
+    std::copy(y, y + n_, Y_.data() + dst * n_);
     sy_[dst] = sy;
     yy_[dst] = dot(y, y, n_);
     ++pushed_;

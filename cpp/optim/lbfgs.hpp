@@ -8,6 +8,8 @@
 #include <mutex>
 #include <vector>
 
+#include "common/buffer.hpp"
+
 namespace toposcape::optim {
 
 class LbfgsMemory {
@@ -52,7 +54,8 @@ private:
     int head_ = 0;  // slot of the oldest pair
     int64_t pushed_ = 0;
     int64_t skipped_ = 0;
-    std::vector<double> S_, Y_, sy_, yy_;
+    DoubleBuffer S_, Y_;  // m x n each, on huge pages where possible
+    std::vector<double> sy_, yy_;
     mutable std::mutex gram_mutex_;
     mutable bool gram_valid_ = false;
     mutable std::vector<double> SS_, SY_, YY_;  // Gram matrices, chronological order
