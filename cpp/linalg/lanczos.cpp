@@ -290,6 +290,10 @@ EigshResult eigsh(const MatVec& matvec, int64_t n, int k, const std::string& whi
         }
         return true;
     };
+    // Converged Ritz values cannot show an eigenvalue the Krylov space has not captured yet
+    // (stopping a k = 20 run at 53 products missed the 19th of problem A's CNN Hessian): stop
+    // before the basis is full only once it holds k + max(k, 10) vectors.
+    const int early_min = std::min(m, k + std::max(k, 10));
     int start = 0;  // first column of H still to compute (the restart vector's index)
     double scale = 0.0;
     bool explored = false;  // a random direction was added after the Krylov space closed  // running estimate of ||A|| from the recurrence coefficients
@@ -341,7 +345,7 @@ EigshResult eigsh(const MatVec& matvec, int64_t n, int k, const std::string& whi
                 H[static_cast<size_t>(j + 1) * m + j] = 0.0;
                 continue;
             }
-            if (j + 1 == m || (j + 1 > k && converged_at(j + 1, beta))) {
+            if (j + 1 == m || (j + 1 >= early_min && converged_at(j + 1, beta))) {
                 size = j + 1;
                 beta_last = beta;
                 for (int64_t i = 0; i < n; ++i) r[i] = w[i] / beta;
