@@ -149,10 +149,7 @@ py::tuple memory_pairs(const LbfgsMemory& mem) {
     py::array_t<double> Y({static_cast<py::ssize_t>(k), static_cast<py::ssize_t>(n)});
     double* sp = S.mutable_data();
     double* yp = Y.mutable_data();
-    for (int i = 0; i < k; ++i) {
-        std::copy(mem.s(i), mem.s(i) + n, sp + i * n);
-        std::copy(mem.y(i), mem.y(i) + n, yp + i * n);
-    }
+    for (int i = 0; i < k; ++i) mem.copy_pair(i, sp + i * n, yp + i * n);
     return py::make_tuple(S, Y);
 }
 
@@ -331,12 +328,15 @@ PYBIND11_MODULE(_core, m) {
     py::class_<LbfgsMemory>(m, "LbfgsMemory",
                             "Ring buffer of L-BFGS pairs (s, y) with the two-loop recursion and "
                             "the compact-representation products B_k v and H_k v.")
-        .def(py::init([](int64_t n, int memory) {
+        .def(py::init([](int64_t n, int memory, bool single) {
                  require(n >= 1, "n must be >= 1");
                  require(memory >= 1, "memory must be >= 1");
-                 return std::make_unique<LbfgsMemory>(n, memory);
+                 return std::make_unique<LbfgsMemory>(n, memory, single);
              }),
-             py::arg("n"), py::arg("memory"))
+             py::arg("n"), py::arg("memory"), py::arg("single") = false,
+             "single: store the pairs in float32 (products accumulate in double); halves the "
+             "memory traffic of the two-loop")
+        .def_property_readonly("single", &LbfgsMemory::single)
         .def_property_readonly("n", &LbfgsMemory::n)
         .def_property_readonly("memory", &LbfgsMemory::m)
         .def_property_readonly("size", &LbfgsMemory::size, "number of stored pairs")
@@ -356,15 +356,42 @@ PYBIND11_MODULE(_core, m) {
             py::arg("sy") = std::numeric_limits<double>::quiet_NaN(),
             "Store (s, y) unless s.y <= eps * skip_scale (L-BFGS-B: skip_scale = -g_old.s). "
             "Returns whether the pair was stored. sy: precomputed s.y (NaN: computed).")
+        .def(
+            "push_step",
+            [](LbfgsMemory& mem, const carray<double>& d, double step, const carray<double>& g_new,
+               const carray<double>& g_old, double skip_scale, double eps) {
+                const double* dp = vector_arg(d, mem.n(), "d");
+                const double* np_ = vector_arg(g_new, mem.n(), "g_new");
+                const double* op = vector_arg(g_old, mem.n(), "g_old");
+                require(std::isfinite(step), "step must be finite");
+                py::gil_scoped_release release;
+                return mem.push_step(dp, step, np_, op, skip_scale, eps);
+            },
+            py::arg("d"), py::arg("step"), py::arg("g_new"), py::arg("g_old"),
+            py::arg("skip_scale") = 0.0,
+            py::arg("eps") = std::numeric_limits<double>::epsilon(),
+            "push(step * d, g_new - g_old) without forming the vectors. Returns whether the "
+            "pair was stored.")
         .def("clear", &LbfgsMemory::clear)
         .def("gamma", &LbfgsMemory::gamma, "s.y / y.y of the newest pair (1 when empty)")
-        .def("two_loop", &apply_memory<&LbfgsMemory::two_loop>, py::arg("g"),
-             py::arg("out") = py::none(), "H_k g by the two-loop recursion, H_0 = gamma I")
+        .def(
+            "two_loop",
+            [](const LbfgsMemory& mem, const carray<double>& g, py::object out, bool negate) {
+                const double* gp = vector_arg(g, mem.n(), "g");
+                auto result = output_arg(out, mem.n());
+                double* op = result.mutable_data();
+                require(op != gp, "out must not alias g");
+                py::gil_scoped_release release;
+                mem.two_loop(gp, op, negate);
+                return result;
+            },
+            py::arg("g"), py::arg("out") = py::none(), py::arg("negate") = false,
+            "H_k g by the two-loop recursion, H_0 = gamma I (negate: -H_k g)")
         .def("apply_b", &apply_memory<&LbfgsMemory::apply_b>, py::arg("v"),
              py::arg("out") = py::none(), "B_k v from the compact representation")
         .def("apply_h", &apply_memory<&LbfgsMemory::apply_h>, py::arg("v"),
              py::arg("out") = py::none(), "H_k v from the compact representation")
-        .def("pairs", &memory_pairs, "(S, Y): copies of the stored pairs, (size, n), oldest first");
+        .def("pairs", &memory_pairs, "(S, Y): float64 copies of the stored pairs, (size, n), oldest first");
 
     py::class_<opt::MoreThuente>(m, "MoreThuente",
                                  "Moré-Thuente strong-Wolfe line search (MINPACK-2 dcsrch).")
@@ -459,6 +486,34 @@ PYBIND11_MODULE(_core, m) {
         "Residual b - K x for K in CSR (upper=True: only the upper triangle is stored), in one "
         "pass.");
 
+    m.def(
+        "step_point",
+        [](const carray<double>& base, double step, const carray<double>& d) {
+            require(base.ndim() == 1 && d.ndim() == 1 && base.shape(0) == d.shape(0),
+                    "step_point needs two 1-D arrays of equal length");
+            const int64_t n = base.shape(0);
+            py::array_t<double> out(n);
+            const double* bp = base.data();
+            const double* dp = d.data();
+            double* op = out.mutable_data();
+            py::gil_scoped_release release;
+            opt::step_point(bp, step, dp, op, n);
+            return out;
+        },
+        py::arg("base"), py::arg("step"), py::arg("d"),
+        "base + step * d as a new array, in one pass");
+    m.def(
+        "distance",
+        [](const carray<double>& a, const carray<double>& b) {
+            require(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0),
+                    "distance needs two 1-D arrays of equal length");
+            const double* ap = a.data();
+            const double* bp = b.data();
+            const int64_t n = a.shape(0);
+            py::gil_scoped_release release;
+            return std::sqrt(opt::distance_squared(ap, bp, n));
+        },
+        py::arg("a"), py::arg("b"), "||a - b|| in one pass");
     m.def(
         "dot",
         [](const carray<double>& a, const carray<double>& b) {

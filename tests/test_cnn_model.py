@@ -420,6 +420,33 @@ def test_flatten_assign_round_trip():
     assert torch.equal(m.flatten(), x0)
 
 
+def test_assign_into_packed_and_unpacked_parameters():
+    # Parameters are views of one buffer, so assign is a single copy; a dtype change or a deep
+    # copy replaces the storage and assign packs the parameters again.
+    m = CNNModel(32, 64, seed=0)
+    assert m._is_packed()
+    params = list(m.parameters())
+    theta = torch.randn(m.num_parameters(), dtype=torch.float64)
+    m.assign(theta)
+    assert torch.equal(m.flatten(), theta.to(torch.float32))
+    m = copy.deepcopy(m)
+    assert not m._is_packed()
+    m.assign(-theta)
+    assert m._is_packed() and torch.equal(m.flatten(), -theta.to(torch.float32))
+    params = list(m.parameters())
+    # Gradients are per parameter as usual.
+    z = m()
+    z.sum().backward()
+    assert all(p.grad is not None and p.grad.shape == p.shape for p in m.parameters())
+    m.double()
+    assert not m._is_packed()
+    m.assign(theta)
+    assert m._is_packed() and torch.equal(m.flatten(), theta)
+    assert all(p is q for p, q in zip(m.parameters(), params, strict=True))
+    for g, p in zip(m.parameter_groups(), m.parameters(), strict=True):
+        assert torch.equal(p.detach(), theta[g.offset : g.offset + g.size].reshape(g.shape))
+
+
 def test_assign_validates_length():
     m = _small()
     n = m.num_parameters()

@@ -190,6 +190,139 @@ def test_memory_curvature_skip_rule():
     assert mem.push(-s, y, skip_scale=0.0, sy=2.0) is True
 
 
+def _rounded(pairs):
+    return [
+        (s.astype(np.float32).astype(np.float64), y.astype(np.float32).astype(np.float64))
+        for s, y in pairs
+    ]
+
+
+@pytest.mark.parametrize("m, count", [(5, 5), (3, 7), (1, 2)])
+def test_single_precision_memory_is_the_bfgs_matrix_of_the_rounded_pairs(m, count):
+    # Float storage rounds each pair once; every product is then the exact BFGS product of the
+    # rounded pairs (s.y and y.y included), so B_k and H_k stay inverses and positive definite.
+    n = 9
+    pairs = _random_pairs(n, count, seed=3 + m)
+    mem = _core.LbfgsMemory(n, m, single=True)
+    assert mem.single and not _core.LbfgsMemory(n, m).single
+    for s, y in pairs:
+        assert mem.push(s, y)
+    held = _rounded(pairs[-m:])
+    S, Y = mem.pairs()
+    assert S.dtype == np.float64
+    np.testing.assert_array_equal(S, np.array([p[0] for p in held]))
+    np.testing.assert_array_equal(Y, np.array([p[1] for p in held]))
+    s_new, y_new = held[-1]
+    assert mem.gamma() == pytest.approx((s_new @ y_new) / (y_new @ y_new), rel=1e-14)
+    H, B = _dense_h(held), _dense_b(held)
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        v = rng.standard_normal(n)
+        assert _rel(mem.two_loop(v), H @ v) < 1e-12
+        assert _rel(mem.apply_h(v), H @ v) < 1e-12
+        assert _rel(mem.apply_b(v), B @ v) < 1e-12
+        assert _rel(mem.apply_b(mem.apply_h(v)), v) < 1e-10
+    # ... and differs from the unrounded matrix by float32 rounding only.
+    v = rng.standard_normal(n)
+    diff = _rel(mem.two_loop(v), _dense_h(pairs[-m:]) @ v)
+    assert 0 < diff < 1e-5
+
+
+def test_single_precision_memory_threaded_and_long():
+    n, m = 300_001, 3
+    rng = np.random.default_rng(2)
+    pairs = []
+    for _ in range(m):
+        s = rng.standard_normal(n)
+        pairs.append((s, s + 0.3 * rng.standard_normal(n)))
+    single = _core.LbfgsMemory(n, m, single=True)
+    exact = _core.LbfgsMemory(n, m)  # float64 memory holding the rounded pairs
+    for (s, y), (sr, yr) in zip(pairs, _rounded(pairs), strict=True):
+        assert single.push(s, y) and exact.push(sr, yr)
+    g = rng.standard_normal(n)
+    try:
+        for threads in (1, 2):
+            _core.set_num_threads(threads)
+            assert _rel(single.two_loop(g), exact.two_loop(g)) < 1e-13
+    finally:
+        _core.set_num_threads(0)
+
+
+def test_single_precision_skip_keeps_the_oldest_pair():
+    # A full float memory tests the rounded pair before writing: a rejected pair leaves the
+    # memory exactly as it was.
+    n, m = 8, 2
+    pairs = _random_pairs(n, 2, seed=4)
+    mem = _core.LbfgsMemory(n, m, single=True)
+    for s, y in pairs:
+        assert mem.push(s, y)
+    before = mem.pairs()
+    s, y = pairs[0]
+    assert mem.push(s, -y) is False
+    assert mem.n_skipped == 1 and mem.size == 2
+    after = mem.pairs()
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
+
+
+@pytest.mark.parametrize("single", [False, True])
+def test_push_step_equals_push_of_formed_pair(single):
+    # push_step(d, t, g_new, g_old) stores exactly push(t * d, g_new - g_old), full or not,
+    # and applies the same curvature test.
+    n, m = 11, 3
+    rng = np.random.default_rng(8)
+    a = _core.LbfgsMemory(n, m, single=single)
+    b = _core.LbfgsMemory(n, m, single=single)
+    for k in range(6):
+        d = rng.standard_normal(n)
+        t = float(rng.uniform(0.1, 2.0))
+        g_old = rng.standard_normal(n)
+        g_new = g_old + 1.5 * t * d + 0.1 * rng.standard_normal(n)
+        if k == 4:
+            g_new = g_old - t * d  # negative curvature: skipped by both
+        gd = float(g_old @ d)
+        assert a.push_step(d, t, g_new, g_old, skip_scale=-t * gd) == b.push(
+            t * d, g_new - g_old, skip_scale=-t * gd
+        )
+    assert a.n_skipped == b.n_skipped == 1 and a.size == b.size == m
+    for x, y in zip(a.pairs(), b.pairs(), strict=True):
+        np.testing.assert_array_equal(x, y)
+    g = rng.standard_normal(n)
+    np.testing.assert_array_equal(a.two_loop(g), b.two_loop(g))
+    with pytest.raises(ValueError, match="length 11"):
+        a.push_step(np.ones(10), 1.0, np.ones(11), np.ones(11))
+    with pytest.raises(ValueError, match="finite"):
+        a.push_step(np.ones(11), np.nan, np.ones(11), np.ones(11))
+
+
+@pytest.mark.parametrize("n", [5, 200_003])
+def test_two_loop_negate(n):
+    rng = np.random.default_rng(9)
+    mem = _core.LbfgsMemory(n, 2)
+    for _ in range(2):
+        s = rng.standard_normal(n)
+        mem.push(s, s + 0.2 * rng.standard_normal(n))
+    g = rng.standard_normal(n)
+    try:
+        for threads in (1, 2):
+            _core.set_num_threads(threads)
+            np.testing.assert_array_equal(mem.two_loop(g, negate=True), -mem.two_loop(g))
+    finally:
+        _core.set_num_threads(0)
+
+
+def test_step_point_and_distance():
+    rng = np.random.default_rng(10)
+    base, d = rng.standard_normal((2, 1001))
+    np.testing.assert_allclose(_core.step_point(base, 0.37, d), base + 0.37 * d, rtol=1e-15)
+    assert _core.distance(base, d) == pytest.approx(np.linalg.norm(base - d), rel=1e-14)
+    assert _core.distance(base, base) == 0.0
+    with pytest.raises(ValueError, match="equal length"):
+        _core.step_point(base, 1.0, d[:-1])
+    with pytest.raises(ValueError, match="equal length"):
+        _core.distance(base[:-1], d)
+
+
 def test_memory_clear():
     n = 8
     pairs = _random_pairs(n, 4, seed=11)

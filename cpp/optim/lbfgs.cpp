@@ -3,7 +3,9 @@
 #include <omp.h>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 #include "common/parallel.hpp"
 
@@ -23,10 +25,63 @@ double dot(const double* a, const double* b, int64_t n) {
     return (s0 + s1) + (s2 + s3);
 }
 
+double distance_squared(const double* a, const double* b, int64_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const double d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1];
+        const double d2 = a[i + 2] - b[i + 2], d3 = a[i + 3] - b[i + 3];
+        s0 += d0 * d0;
+        s1 += d1 * d1;
+        s2 += d2 * d2;
+        s3 += d3 * d3;
+    }
+    for (; i < n; ++i) s0 += (a[i] - b[i]) * (a[i] - b[i]);
+    return (s0 + s1) + (s2 + s3);
+}
+
+void step_point(const double* base, double step, const double* d, double* out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = base[i] + step * d[i];
+}
+
 namespace {
 
-void axpy(double a, const double* x, double* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+// Entry i of a curvature pair, either stored vectors (s, y) or formed on the fly as
+// (step * d, g_new - g_old).
+struct StoredPair {
+    const double* s;
+    const double* y;
+    double s_at(int64_t i) const { return s[i]; }
+    double y_at(int64_t i) const { return y[i]; }
+};
+struct StepPair {
+    const double* d;
+    double step;
+    const double* g_new;
+    const double* g_old;
+    double s_at(int64_t i) const { return step * d[i]; }
+    double y_at(int64_t i) const { return g_new[i] - g_old[i]; }
+};
+
+// Dot product and axpy over a stored row (double or float) and a double vector; the same
+// four-accumulator order as dot() so that double storage gives the same results as before.
+template <class A, class B>
+double dot_mixed(const A* a, const B* b, int64_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+        s1 += static_cast<double>(a[i + 1]) * static_cast<double>(b[i + 1]);
+        s2 += static_cast<double>(a[i + 2]) * static_cast<double>(b[i + 2]);
+        s3 += static_cast<double>(a[i + 3]) * static_cast<double>(b[i + 3]);
+    }
+    for (; i < n; ++i) s0 += static_cast<double>(a[i]) * static_cast<double>(b[i]);
+    return (s0 + s1) + (s2 + s3);
+}
+
+template <class T>
+void axpy(double a, const T* x, double* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += a * static_cast<double>(x[i]);
 }
 
 // Solve the dense k x k system A x = b in place (Gaussian elimination, partial pivoting).
@@ -56,38 +111,100 @@ void dense_solve(std::vector<double> A, std::vector<double>& b, int k) {
 
 }  // namespace
 
-LbfgsMemory::LbfgsMemory(int64_t n, int m) : n_(n), m_(m) {
+LbfgsMemory::LbfgsMemory(int64_t n, int m, bool single) : n_(n), m_(m), single_(single) {
     if (n < 1) throw std::invalid_argument("L-BFGS memory: n must be >= 1");
     if (m < 1) throw std::invalid_argument("L-BFGS memory: m must be >= 1");
-    S_ = DoubleBuffer(static_cast<size_t>(n) * m);
-    Y_ = DoubleBuffer(static_cast<size_t>(n) * m);
+    // Float storage packs two entries per double of the buffer.
+    const size_t entries = static_cast<size_t>(n) * m;
+    const size_t doubles = single ? (entries + 1) / 2 : entries;
+    S_ = DoubleBuffer(doubles);
+    Y_ = DoubleBuffer(doubles);
     sy_.assign(m, 0.0);
     yy_.assign(m, 0.0);
 }
 
 bool LbfgsMemory::push(const double* s, const double* y, double skip_scale, double eps,
                        double sy) {
-    if (std::isnan(sy)) sy = dot(s, y, n_);
+    const StoredPair pair{s, y};
+    return single_ ? push_impl<float>(pair, skip_scale, eps, sy)
+                   : push_impl<double>(pair, skip_scale, eps, sy);
+}
+
+bool LbfgsMemory::push_step(const double* d, double step, const double* g_new,
+                            const double* g_old, double skip_scale, double eps) {
+    const StepPair pair{d, step, g_new, g_old};
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    return single_ ? push_impl<float>(pair, skip_scale, eps, nan)
+                   : push_impl<double>(pair, skip_scale, eps, nan);
+}
+
+template <class T, class Pair>
+bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, double sy) {
+    const int64_t dst = count_ < m_ ? (head_ + count_) % m_ : head_;  // full: the oldest
+    T* ps = s_slot<T>(dst);
+    T* py = y_slot<T>(dst);
+    // s.y and y.y of the pair as stored (rounded, with float storage), in the order of dot().
+    // A free slot is written in the same pass; a full memory is tested first, so that a
+    // rejected pair never overwrites the oldest one.
+    const bool write_now = count_ < m_;
+    double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n_; i += 4) {
+        for (int l = 0; l < 4; ++l) {
+            const T s = static_cast<T>(pair.s_at(i + l));
+            const T y = static_cast<T>(pair.y_at(i + l));
+            if (write_now) {
+                ps[i + l] = s;
+                py[i + l] = y;
+            }
+            a[l] += static_cast<double>(s) * static_cast<double>(y);
+            b[l] += static_cast<double>(y) * static_cast<double>(y);
+        }
+    }
+    for (; i < n_; ++i) {
+        const T s = static_cast<T>(pair.s_at(i));
+        const T y = static_cast<T>(pair.y_at(i));
+        if (write_now) {
+            ps[i] = s;
+            py[i] = y;
+        }
+        a[0] += static_cast<double>(s) * static_cast<double>(y);
+        b[0] += static_cast<double>(y) * static_cast<double>(y);
+    }
+    const double sy_stored = (a[0] + a[1]) + (a[2] + a[3]);
+    // A precomputed s.y (double storage only) keeps the caller's value, as before.
+    if (std::isnan(sy) || !std::is_same_v<T, double>) sy = sy_stored;
     if (!(sy > eps * skip_scale)) {  // also rejects NaN
         ++skipped_;
         return false;
     }
-    int64_t dst;
+    if (!write_now) {
+        for (int64_t j = 0; j < n_; ++j) ps[j] = static_cast<T>(pair.s_at(j));
+        for (int64_t j = 0; j < n_; ++j) py[j] = static_cast<T>(pair.y_at(j));
+    }
     if (count_ < m_) {
-        dst = (head_ + count_) % m_;
         ++count_;
     } else {
-        dst = head_;  // overwrite the oldest
         head_ = (head_ + 1) % m_;
     }
-    std::copy(s, s + n_, S_.data() + dst * n_);
-    std::copy(y, y + n_, Y_.data() + dst * n_);
     sy_[dst] = sy;
-    yy_[dst] = dot(y, y, n_);
+    yy_[dst] = (b[0] + b[1]) + (b[2] + b[3]);
     ++pushed_;
     std::lock_guard<std::mutex> lock(gram_mutex_);
     gram_valid_ = false;
     return true;
+}
+
+void LbfgsMemory::copy_pair(int i, double* s_out, double* y_out) const {
+    if (single_) {
+        const float* sp = s<float>(i);
+        const float* yp = y<float>(i);
+        for (int64_t j = 0; j < n_; ++j) s_out[j] = sp[j];
+        for (int64_t j = 0; j < n_; ++j) y_out[j] = yp[j];
+    } else {
+        std::copy(s<double>(i), s<double>(i) + n_, s_out);
+        std::copy(y<double>(i), y<double>(i) + n_, y_out);
+    }
 }
 
 void LbfgsMemory::clear() {
@@ -102,21 +219,34 @@ double LbfgsMemory::gamma() const {
     return sy(count_ - 1) / yy_[slot(count_ - 1)];
 }
 
-void LbfgsMemory::two_loop(const double* g, double* out) const {
+void LbfgsMemory::two_loop(const double* g, double* out, bool negate) const {
+    if (single_) {
+        two_loop_impl<float>(g, out, negate);
+    } else {
+        two_loop_impl<double>(g, out, negate);
+    }
+}
+
+template <class T>
+void LbfgsMemory::two_loop_impl(const double* g, double* out, bool negate) const {
     const int k = count_;
     const double gam = gamma();
     const int threads = threads_for(n_);
     if (threads == 1) {
-        std::copy(g, g + n_, out);
+        if (negate) {
+            for (int64_t j = 0; j < n_; ++j) out[j] = -g[j];
+        } else {
+            std::copy(g, g + n_, out);
+        }
         std::vector<double> alpha(k);
         for (int i = k - 1; i >= 0; --i) {
-            alpha[i] = dot(s(i), out, n_) / sy(i);
-            axpy(-alpha[i], y(i), out, n_);
+            alpha[i] = dot_mixed(s<T>(i), out, n_) / sy(i);
+            axpy(-alpha[i], y<T>(i), out, n_);
         }
         for (int64_t j = 0; j < n_; ++j) out[j] *= gam;
         for (int i = 0; i < k; ++i) {
-            const double beta = dot(y(i), out, n_) / sy(i);
-            axpy(alpha[i] - beta, s(i), out, n_);
+            const double beta = dot_mixed(y<T>(i), out, n_) / sy(i);
+            axpy(alpha[i] - beta, s<T>(i), out, n_);
         }
         return;
     }
@@ -133,7 +263,11 @@ void LbfgsMemory::two_loop(const double* g, double* out) const {
         chunk_of(n_, t, nt, lo, hi);
         const int64_t len = hi - lo;
         double* q = out + lo;
-        std::copy(g + lo, g + hi, q);
+        if (negate) {
+            for (int64_t j = 0; j < len; ++j) q[j] = -g[lo + j];
+        } else {
+            std::copy(g + lo, g + hi, q);
+        }
         std::vector<double> alpha(k);
         int step = 0;
         auto reduce = [&](double local) {
@@ -145,13 +279,13 @@ void LbfgsMemory::two_loop(const double* g, double* out) const {
             return sum;
         };
         for (int i = k - 1; i >= 0; --i) {
-            alpha[i] = reduce(dot(s(i) + lo, q, len)) / sy(i);
-            axpy(-alpha[i], y(i) + lo, q, len);
+            alpha[i] = reduce(dot_mixed(s<T>(i) + lo, q, len)) / sy(i);
+            axpy(-alpha[i], y<T>(i) + lo, q, len);
         }
         for (int64_t j = 0; j < len; ++j) q[j] *= gam;
         for (int i = 0; i < k; ++i) {
-            const double beta = reduce(dot(y(i) + lo, q, len)) / sy(i);
-            axpy(alpha[i] - beta, s(i) + lo, q, len);
+            const double beta = reduce(dot_mixed(y<T>(i) + lo, q, len)) / sy(i);
+            axpy(alpha[i] - beta, s<T>(i) + lo, q, len);
         }
     }
 }
@@ -161,19 +295,11 @@ void LbfgsMemory::gram(std::vector<double>& SS, std::vector<double>& SY,
     // Cached between pushes: repeated products (a Lanczos run on B_k) cost two passes over
     // the memory each instead of k^2 dot products.
     std::lock_guard<std::mutex> lock(gram_mutex_);
-    const int k = count_;
     if (!gram_valid_) {
-        SS_.assign(k * k, 0.0);
-        SY_.assign(k * k, 0.0);
-        YY_.assign(k * k, 0.0);
-        for (int i = 0; i < k; ++i) {
-            for (int j = 0; j < k; ++j) {
-                SY_[i * k + j] = (i == j) ? sy(i) : dot(s(i), y(j), n_);
-                if (j >= i) {
-                    SS_[i * k + j] = SS_[j * k + i] = dot(s(i), s(j), n_);
-                    YY_[i * k + j] = YY_[j * k + i] = dot(y(i), y(j), n_);
-                }
-            }
+        if (single_) {
+            gram_impl<float>();
+        } else {
+            gram_impl<double>();
         }
         gram_valid_ = true;
     }
@@ -182,9 +308,37 @@ void LbfgsMemory::gram(std::vector<double>& SS, std::vector<double>& SY,
     YY = YY_;
 }
 
+template <class T>
+void LbfgsMemory::gram_impl() const {
+    const int k = count_;
+    {
+        SS_.assign(k * k, 0.0);
+        SY_.assign(k * k, 0.0);
+        YY_.assign(k * k, 0.0);
+        for (int i = 0; i < k; ++i) {
+            for (int j = 0; j < k; ++j) {
+                SY_[i * k + j] = (i == j) ? sy(i) : dot_mixed(s<T>(i), y<T>(j), n_);
+                if (j >= i) {
+                    SS_[i * k + j] = SS_[j * k + i] = dot_mixed(s<T>(i), s<T>(j), n_);
+                    YY_[i * k + j] = YY_[j * k + i] = dot_mixed(y<T>(i), y<T>(j), n_);
+                }
+            }
+        }
+    }
+}
+
 // B = delta I - [Y  delta S] M^{-1} [Y^T; delta S^T],  M = [[-D, L^T], [L, delta S^T S]],
 // delta = 1 / gamma, D = diag(s_i.y_i), L_ij = s_i.y_j (i > j).
 void LbfgsMemory::apply_b(const double* v, double* out) const {
+    if (single_) {
+        apply_b_impl<float>(v, out);
+    } else {
+        apply_b_impl<double>(v, out);
+    }
+}
+
+template <class T>
+void LbfgsMemory::apply_b_impl(const double* v, double* out) const {
     const double delta = 1.0 / gamma();
     for (int64_t i = 0; i < n_; ++i) out[i] = delta * v[i];
     const int k = count_;
@@ -202,19 +356,28 @@ void LbfgsMemory::apply_b(const double* v, double* out) const {
             }
             M[(k + i) * k2 + (k + j)] = delta * SS[i * k + j];
         }
-        rhs[i] = dot(y(i), v, n_);
-        rhs[k + i] = delta * dot(s(i), v, n_);
+        rhs[i] = dot_mixed(y<T>(i), v, n_);
+        rhs[k + i] = delta * dot_mixed(s<T>(i), v, n_);
     }
     dense_solve(M, rhs, k2);
     for (int i = 0; i < k; ++i) {
-        axpy(-rhs[i], y(i), out, n_);
-        axpy(-delta * rhs[k + i], s(i), out, n_);
+        axpy(-rhs[i], y<T>(i), out, n_);
+        axpy(-delta * rhs[k + i], s<T>(i), out, n_);
     }
 }
 
 // H = gamma I + [S  gamma Y] N [S^T; gamma Y^T],
 // N = [[R^{-T} (D + gamma Y^T Y) R^{-1}, -R^{-T}], [-R^{-1}, 0]], R_ij = s_i.y_j (i <= j).
 void LbfgsMemory::apply_h(const double* v, double* out) const {
+    if (single_) {
+        apply_h_impl<float>(v, out);
+    } else {
+        apply_h_impl<double>(v, out);
+    }
+}
+
+template <class T>
+void LbfgsMemory::apply_h_impl(const double* v, double* out) const {
     const double gam = gamma();
     for (int64_t i = 0; i < n_; ++i) out[i] = gam * v[i];
     const int k = count_;
@@ -223,8 +386,8 @@ void LbfgsMemory::apply_h(const double* v, double* out) const {
     gram(SS, SY, YY);
     std::vector<double> a(k), b(k);  // a = S^T v, b = gamma Y^T v
     for (int i = 0; i < k; ++i) {
-        a[i] = dot(s(i), v, n_);
-        b[i] = gam * dot(y(i), v, n_);
+        a[i] = dot_mixed(s<T>(i), v, n_);
+        b[i] = gam * dot_mixed(y<T>(i), v, n_);
     }
     // p = R^{-1} a  (R upper triangular): back substitution.
     std::vector<double> p(k);
@@ -248,8 +411,8 @@ void LbfgsMemory::apply_h(const double* v, double* out) const {
         top[i] = acc / SY[i * k + i];
     }
     for (int i = 0; i < k; ++i) {
-        axpy(top[i], s(i), out, n_);
-        axpy(-gam * p[i], y(i), out, n_);
+        axpy(top[i], s<T>(i), out, n_);
+        axpy(-gam * p[i], y<T>(i), out, n_);
     }
 }
 

@@ -3,6 +3,13 @@
 //
 // Pairs are stored in one contiguous block per kind (m x n, row i = one pair), so the two-loop
 // and the compact products are sequences of dot products and axpys over contiguous rows.
+//
+// With `single` the pairs are stored in float32 (products still accumulate in double). The
+// two-loop streams the whole memory twice per call and is bound by memory bandwidth, so this
+// halves its time; it suits objectives whose gradients are float32 computations anyway (a
+// float32 CNN), where rounding the pairs to float32 perturbs the direction far less than the
+// gradient's own rounding. s.y and y.y are computed from the stored (rounded) pairs, so B_k
+// and H_k remain exact inverses of each other for the matrix actually used.
 #pragma once
 #include <cstdint>
 #include <mutex>
@@ -14,47 +21,80 @@ namespace toposcape::optim {
 
 class LbfgsMemory {
 public:
-    LbfgsMemory(int64_t n, int m);
+    LbfgsMemory(int64_t n, int m, bool single = false);
 
     int64_t n() const { return n_; }
     int m() const { return m_; }
+    bool single() const { return single_; }
     int size() const { return count_; }      // pairs stored, <= m
     int64_t n_pushed() const { return pushed_; }
     int64_t n_skipped() const { return skipped_; }
 
     // Store (s, y) unless the curvature test fails: the pair is skipped when
     // s.y <= eps * skip_scale (L-BFGS-B's rule uses skip_scale = -g_old.s > 0).
-    // `sy` may pass a precomputed s.y (NaN: compute it). Returns whether the pair was stored.
+    // `sy` may pass a precomputed s.y (NaN: compute it; ignored with single storage, where
+    // s.y of the rounded pair is used). Returns whether the pair was stored.
     bool push(const double* s, const double* y, double skip_scale, double eps, double sy);
+    // push(s, y) with s = step * d and y = g_new - g_old formed on the fly (no temporaries:
+    // the optimizer loop's vectors are streamed instead of materialised).
+    bool push_step(const double* d, double step, const double* g_new, const double* g_old,
+                   double skip_scale, double eps);
     void clear();
 
     // Initial scaling gamma = s.y / y.y of the newest pair (1 when empty); H_0 = gamma I,
     // B_0 = I / gamma.
     double gamma() const;
 
-    // out = H_k g by the two-loop recursion (out may alias nothing; g is not modified).
+    // out = H_k g by the two-loop recursion (out may alias nothing; g is not modified);
+    // negate: out = -H_k g (the descent direction) at no extra cost.
     // Threaded over the vector for long vectors (see common/parallel.hpp).
-    void two_loop(const double* g, double* out) const;
+    void two_loop(const double* g, double* out, bool negate = false) const;
     // out = B_k v and out = H_k v from the compact representations.
     void apply_b(const double* v, double* out) const;
     void apply_h(const double* v, double* out) const;
 
-    // Pair i in chronological order (0 = oldest).
-    const double* s(int i) const { return S_.data() + slot(i) * n_; }
-    const double* y(int i) const { return Y_.data() + slot(i) * n_; }
+    // Pair i in chronological order (0 = oldest), copied out as doubles.
+    void copy_pair(int i, double* s, double* y) const;
     double sy(int i) const { return sy_[slot(i)]; }
 
 private:
     int64_t slot(int i) const { return (head_ + i) % m_; }
+    template <class T>
+    const T* s(int i) const {
+        return reinterpret_cast<const T*>(S_.data()) + slot(i) * n_;
+    }
+    template <class T>
+    const T* y(int i) const {
+        return reinterpret_cast<const T*>(Y_.data()) + slot(i) * n_;
+    }
+    template <class T>
+    T* s_slot(int64_t dst) {
+        return reinterpret_cast<T*>(S_.data()) + dst * n_;
+    }
+    template <class T>
+    T* y_slot(int64_t dst) {
+        return reinterpret_cast<T*>(Y_.data()) + dst * n_;
+    }
+    template <class T, class Pair>
+    bool push_impl(const Pair& pair, double skip_scale, double eps, double sy);
+    template <class T>
+    void two_loop_impl(const double* g, double* out, bool negate) const;
+    template <class T>
+    void gram_impl() const;
+    template <class T>
+    void apply_b_impl(const double* v, double* out) const;
+    template <class T>
+    void apply_h_impl(const double* v, double* out) const;
     void gram(std::vector<double>& SS, std::vector<double>& SY, std::vector<double>& YY) const;
 
     int64_t n_;
     int m_;
+    bool single_;
     int count_ = 0;
     int head_ = 0;  // slot of the oldest pair
     int64_t pushed_ = 0;
     int64_t skipped_ = 0;
-    DoubleBuffer S_, Y_;  // m x n each, on huge pages where possible
+    DoubleBuffer S_, Y_;  // m x n doubles or floats each, on huge pages where possible
     std::vector<double> sy_, yy_;
     mutable std::mutex gram_mutex_;
     mutable bool gram_valid_ = false;
@@ -62,5 +102,9 @@ private:
 };
 
 double dot(const double* a, const double* b, int64_t n);
+// ||a - b||^2 in one pass.
+double distance_squared(const double* a, const double* b, int64_t n);
+// out = base + step * d in one pass.
+void step_point(const double* base, double step, const double* d, double* out, int64_t n);
 
 }  // namespace toposcape::optim

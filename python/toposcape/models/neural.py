@@ -162,7 +162,9 @@ class CNNObjective:
             raise InvalidInputError(
                 f"{name} must be a flat vector of length {self.size}, got shape {theta.shape}"
             )
-        if not np.all(np.isfinite(theta)):
+        # A sum is finite whenever every entry is (one pass, no temporary); only a non-finite
+        # sum needs the entry-wise test, which also tells overflow of finite values apart.
+        if not np.isfinite(theta.sum()) and not np.all(np.isfinite(theta)):
             raise InvalidInputError(f"{name} contains NaN or inf")
         return theta
 
@@ -170,10 +172,14 @@ class CNNObjective:
         theta = self._vector(theta, "theta")
         if not theta.flags.writeable:  # torch.from_numpy warns on read-only arrays
             theta = theta.copy()
-        self.model.assign(torch.from_numpy(theta).to(_DTYPES[self.dtype]))
+        # Each parameter casts its float64 slice itself: one pass, no float32 temporary.
+        self.model.assign(torch.from_numpy(theta))
 
     def _flat(self, tensors) -> np.ndarray:
-        return torch.cat([t.reshape(-1) for t in tensors]).to(torch.float64).numpy()
+        # One concatenation in the model's dtype, one casting copy into a fresh float64 array.
+        out = np.empty(self.size)
+        torch.from_numpy(out).copy_(torch.cat([t.reshape(-1) for t in tensors]))
+        return out
 
     def logits(self, theta: np.ndarray) -> np.ndarray:
         """The CNN's output ``z`` (H, W) at ``theta``, float64."""

@@ -20,3 +20,8 @@ def dot(a: np.ndarray, b: np.ndarray) -> float:
 
 def norm(a: np.ndarray) -> float:
     return math.sqrt(_core.dot(a, a))
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    """``||a - b||`` without forming ``a - b``."""
+    return _core.distance(a, b)

@@ -45,6 +45,18 @@ class DirectionRule(ABC):
         """
         return
 
+    def update_step(
+        self, d: np.ndarray, step: float, g_new: np.ndarray, g_old: np.ndarray, gd: float
+    ) -> None:
+        """:meth:`update` for the step ``s = step * d`` and ``y = g_new - g_old``.
+
+        The optimizer calls this form; rules that keep no pairs skip forming ``s`` and ``y``
+        (two passes over vectors of the parameter count), and L-BFGS forms them on the fly.
+        """
+        if type(self).update is DirectionRule.update:
+            return
+        self.update(step * d, g_new - g_old, gd)
+
     def restart(self) -> None:
         """Drop curvature information after a failed line search (no-op for most rules)."""
         return
@@ -81,14 +93,27 @@ class LBFGS(DirectionRule):
     ----------
     memory : int
         Number of stored pairs ``m >= 1`` (1 gives the thesis' L-BFGS_M1).
+    pair_dtype : {"float64", "float32"}
+        Storage of the pairs. The two-loop streams the whole memory twice per step and is
+        bound by memory bandwidth, so ``"float32"`` makes it ~1.6x faster (products still
+        accumulate in float64). It suits float32 objectives (a float32 CNN), whose gradients
+        carry float32 rounding anyway; s.y and y.y are taken from the rounded pairs, so the
+        stored matrix stays exactly positive definite and ``B_k``, ``H_k`` stay inverses.
     """
 
     name = "lbfgs"
 
-    def __init__(self, memory: int = 10) -> None:
+    def __init__(self, memory: int = 10, pair_dtype: str = "float64") -> None:
         if int(memory) != memory or memory < 1:
             raise ValueError(f"memory must be an integer >= 1, got {memory!r}")
+        try:
+            dtype = np.dtype(pair_dtype) if pair_dtype is not None else None
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.name not in ("float64", "float32"):
+            raise ValueError(f"pair_dtype must be 'float64' or 'float32', got {pair_dtype!r}")
         self.memory = int(memory)
+        self.pair_dtype = dtype.name
         self._mem = None
         #: Set by the optimizer with record_memory=True: every stored pair and, per step, the
         #: indices of the pairs in memory.
@@ -97,11 +122,13 @@ class LBFGS(DirectionRule):
         self._held: list[int] = []
 
     def _params(self) -> dict:
-        return {"memory": self.memory}
+        if self.pair_dtype == "float64":
+            return {"memory": self.memory}
+        return {"memory": self.memory, "pair_dtype": self.pair_dtype}
 
     def reset(self, n: int) -> None:
         super().reset(n)
-        self._mem = _core.LbfgsMemory(self.n, self.memory)
+        self._mem = _core.LbfgsMemory(self.n, self.memory, single=self.pair_dtype == "float32")
         self.pairs = []
         self._held = []
 
@@ -120,17 +147,32 @@ class LBFGS(DirectionRule):
         return tuple(self._held)
 
     def direction(self, g: np.ndarray) -> np.ndarray:
-        d = self._mem.two_loop(g)
-        np.negative(d, out=d)
-        return d
+        return self._mem.two_loop(g, negate=True)
 
     def update(self, s: np.ndarray, y: np.ndarray, gd: float) -> None:
         # L-BFGS-B: skip when s.y <= eps * (-g.s), with g.s = stp * (g.d).
         stored = self._mem.push(s, y, skip_scale=-gd)
         if stored and self.record:
-            self.pairs.append((s.copy(), y.copy()))
+            if self._mem.single:  # record the rounded pair the memory holds
+                self.pairs.append(
+                    (
+                        s.astype(np.float32).astype(np.float64),
+                        y.astype(np.float32).astype(np.float64),
+                    )
+                )
+            else:
+                self.pairs.append((s.copy(), y.copy()))
             self._held.append(len(self.pairs) - 1)
             del self._held[: max(0, len(self._held) - self.memory)]
+
+    def update_step(
+        self, d: np.ndarray, step: float, g_new: np.ndarray, g_old: np.ndarray, gd: float
+    ) -> None:
+        # Recording keeps copies of s and y, and a subclass's own update() must see them.
+        if self.record or type(self).update is not LBFGS.update:
+            super().update_step(d, step, g_new, g_old, gd)
+            return
+        self._mem.push_step(d, step, g_new, g_old, skip_scale=-gd)
 
     def restart(self) -> None:
         self._mem.clear()

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import _core
 from . import _vec
 from .directions import DirectionRule
 from .steps import BudgetExhausted, StepContext, StepRule, Trial
@@ -158,7 +159,7 @@ class Optimizer:
             def evaluate(step: float) -> Trial:
                 if max_evals is not None and rec.n_evals >= max_evals:
                     raise BudgetExhausted
-                point = base + step * d
+                point = _core.step_point(base, step, d)
                 loss, grad = obj.value_and_grad(point)
                 loss = float(loss)
                 grad = np.asarray(grad, dtype=np.float64)
@@ -211,9 +212,7 @@ class Optimizer:
                 reason, message = outcome.reason, outcome.message
                 break
             trial = outcome.trial
-            s = trial.step * d
-            y = trial.gvec - G
-            direction.update(s, y, trial.step * slope)
+            direction.update_step(d, trial.step, trial.gvec, G, trial.step * slope)
             F_old = F
             theta, f, g, F, G = trial.theta, trial.loss, trial.grad, trial.value, trial.gvec
             # The decrease test compares both values at the same transform level, before a

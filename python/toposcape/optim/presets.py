@@ -3,10 +3,12 @@
 =============  ==========================================  =====================================
 name           composition                                 parameters (defaults)
 =============  ==========================================  =====================================
-``lbfgs``      L-BFGS two-loop x strong-Wolfe line search  memory (10); L-BFGS-B's settings
+``lbfgs``      L-BFGS two-loop x strong-Wolfe line search  memory (10), pair_dtype ("float64");
+                                                           L-BFGS-B's settings
 ``gd``         identity x constant step                    lr (required)
 ``gd_ls``      identity x strong-Wolfe line search         first trial 1/||g|| every iteration
-``hd``         L-BFGS two-loop x constant step             memory (10), lr (required)
+``hd``         L-BFGS two-loop x constant step             memory (10), lr (required),
+                                                           pair_dtype ("float64")
 ``momentum``   heavy ball x constant step                  lr (required), beta (0.9)
 ``adam``       Adam x constant step                        lr (1e-3), beta1, beta2, eps
 ``rmsprop``    RMSProp x constant step                     lr (1e-3), rho, eps
@@ -68,8 +70,14 @@ def get(name: str, **kwargs):
         raise ValueError(f"optimizer {name!r}: {exc}") from None
 
 
-def _lbfgs(memory: int = 10, **line_search) -> Optimizer:
-    return Optimizer(LBFGS(memory), StrongWolfe(**line_search), name="lbfgs", gtol=1e-14, ftol=_EPS)
+def _lbfgs(memory: int = 10, pair_dtype: str = "float64", **line_search) -> Optimizer:
+    return Optimizer(
+        LBFGS(memory, pair_dtype),
+        StrongWolfe(**line_search),
+        name="lbfgs",
+        gtol=1e-14,
+        ftol=_EPS,
+    )
 
 
 def _gd(lr: float) -> Optimizer:
@@ -80,8 +88,8 @@ def _gd_ls(**line_search) -> Optimizer:
     return Optimizer(Identity(), StrongWolfe(**line_search), name="gd_ls", gtol=1e-14, ftol=_EPS)
 
 
-def _hd(lr: float, memory: int = 10) -> Optimizer:
-    return Optimizer(LBFGS(memory), Constant(lr), name="hd", restart_on_failure=False)
+def _hd(lr: float, memory: int = 10, pair_dtype: str = "float64") -> Optimizer:
+    return Optimizer(LBFGS(memory, pair_dtype), Constant(lr), name="hd", restart_on_failure=False)
 
 
 def _momentum(lr: float, beta: float = 0.9, nesterov: bool = False) -> Optimizer:

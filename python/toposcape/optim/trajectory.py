@@ -222,7 +222,7 @@ class TrajectoryRecorder:
         self.evals.append(self.n_evals)
         self.evals_per_step.append(self.n_evals - self._evals_at_last_accept)
         self._evals_at_last_accept = self.n_evals
-        self.distances.append(_vec.norm(theta - self.theta0))
+        self.distances.append(_vec.distance(theta, self.theta0))
         self.directional.append(float(directional_derivative))
         self.wall.append(self._clock() - self._start)
         if self.record_params:

@@ -1,0 +1,175 @@
+"""Same-run reference for the end-to-end CNN benchmark: the published method's structure.
+
+This script is *not* part of the ``toposcape`` library and imports neither toposcape nor
+torch. It is the baseline that ``benches/cnn_compare.py --reference`` runs in a child process
+so that the end-to-end target ("at least 5x faster than the published implementation") is a
+ratio measured on the same machine in the same run, not a comparison with a fixed number of
+seconds taken on another day.
+
+It follows the structure of the published reference implementation (Hoyer, Sohl-Dickstein and
+Greydanus 2019, "Neural reparameterization improves structural optimization"), written here
+from ``shared/specs/models.md``:
+
+* the CNN of models.md (bilinear variant) as a Keras model in float32, called eagerly under a
+  ``tf.GradientTape`` for every evaluation, its trainable variables flattened to and from one
+  float64 vector around every call;
+* the physics in float64 NumPy/SciPy (``reference_scipy.ScipyReference``: volume-constrained
+  sigmoid by bisection, cone filter, K assembled and factorized with SuperLU on every call);
+  the published code differentiates the same physics with ``autograd``, which adds its own
+  tracing overhead, so this baseline is if anything faster than the published one;
+* ``scipy.optimize.fmin_l_bfgs_b`` with ``m = 10``, ``maxfun`` = the evaluation budget,
+  ``factr = 1``, ``pgtol = 1e-14`` (studies.md, section 1).
+
+Usage (TensorFlow is not a toposcape dependency; install it where this runs)::
+
+    pip install tensorflow-cpu==2.21.0
+    python benches/reference_tf.py PROBLEM.npz --seeds 0 1 2 --evals 300
+
+``PROBLEM.npz`` holds ``width``, ``height``, ``density``, ``fixed_dofs``, ``forces`` and
+``mask`` (``cnn_compare.py`` writes it from the toposcape suite). Prints one JSON object:
+wall seconds and final compliance per seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.optimize
+
+# Silence TensorFlow's start-up banner; keep its errors.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_scipy import ScipyReference  # noqa: E402
+
+
+def build_cnn(height: int, width: int, seed: int):
+    """The reference CNN of models.md (bilinear upsampling), float32, as a Keras model."""
+    import tensorflow as tf
+    from tensorflow import keras
+
+    latent_size, dense_channels = 128, 32
+    resizes, filters = (1, 2, 2, 2, 1), (128, 64, 32, 16, 1)
+    offset_scale = 10.0
+    keras.utils.set_random_seed(seed)
+    h0, w0 = height // 8, width // 8
+
+    class AddOffset(keras.layers.Layer):
+        def __init__(self, scale):
+            super().__init__()
+            self.scale = scale
+
+        def build(self, input_shape):
+            self.offset = self.add_weight(
+                shape=tuple(input_shape[1:]), initializer="zeros", trainable=True
+            )
+
+        def call(self, x):
+            return x + self.scale * self.offset
+
+    def global_normalization(x):
+        mean, variance = tf.nn.moments(x, axes=list(range(len(x.shape))))
+        return (x - mean) * tf.math.rsqrt(variance + 1e-6)
+
+    inputs = keras.Input((latent_size,), batch_size=1)
+    units = h0 * w0 * dense_channels
+    gain = float(np.sqrt(max(units / latent_size, 1)))
+    net = keras.layers.Dense(units, kernel_initializer=keras.initializers.Orthogonal(gain))(inputs)
+    net = keras.layers.Reshape((h0, w0, dense_channels))(net)
+    for resize, n_filters in zip(resizes, filters, strict=True):
+        net = keras.layers.Activation("tanh")(net)
+        net = keras.layers.UpSampling2D(resize, interpolation="bilinear")(net)
+        net = keras.layers.Lambda(global_normalization)(net)
+        net = keras.layers.Conv2D(
+            n_filters,
+            5,
+            padding="same",
+            kernel_initializer=keras.initializers.VarianceScaling(
+                1.0, "fan_in", "truncated_normal"
+            ),
+        )(net)
+        net = AddOffset(offset_scale)(net)
+    core = keras.Model(inputs, net)
+    latent = tf.Variable(
+        tf.random.normal((1, latent_size), dtype=tf.float32), trainable=True, name="latent"
+    )
+    return core, latent
+
+
+def run_seed(problem: dict, seed: int, evals: int) -> tuple[float, float]:
+    """One L-BFGS run; returns (wall seconds including model construction, final loss)."""
+    import tensorflow as tf
+
+    start = time.perf_counter()
+    height, width = int(problem["height"]), int(problem["width"])
+    physics = ScipyReference(
+        width,
+        height,
+        float(problem["density"]),
+        problem["fixed_dofs"],
+        problem["forces"],
+        problem["mask"],
+        penal=3.0,
+    )
+    core, latent = build_cnn(height, width, seed)
+    variables = [latent, *core.trainable_variables]
+    shapes = [tuple(v.shape) for v in variables]
+    sizes = [int(np.prod(s)) for s in shapes]
+    splits = np.cumsum(sizes)[:-1]
+
+    def flat(tensors) -> np.ndarray:
+        return np.concatenate([np.asarray(t, dtype=np.float64).ravel() for t in tensors])
+
+    def value_and_grad(x: np.ndarray):
+        for var, part, shape in zip(variables, np.split(x, splits), shapes, strict=True):
+            var.assign(part.reshape(shape).astype(np.float32))
+        with tf.GradientTape() as tape:
+            logits = tf.squeeze(core(latent), axis=[0, -1])
+        loss, dlogits = physics.value_and_grad(np.asarray(logits, dtype=np.float64))
+        grads = tape.gradient(
+            logits, variables, output_gradients=tf.constant(dlogits, dtype=tf.float32)
+        )
+        return float(loss), flat(grads)
+
+    x0 = flat(variables)
+    _, loss, _ = scipy.optimize.fmin_l_bfgs_b(
+        value_and_grad, x0, m=10, maxfun=evals, factr=1, pgtol=1e-14
+    )
+    return time.perf_counter() - start, float(loss)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("problem", type=Path, help="npz file describing the problem")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--evals", type=int, default=300)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="TensorFlow intra-op threads (0: TensorFlow's default, as the published code ran)",
+    )
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    if args.threads > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    with np.load(args.problem) as data:
+        problem = {key: data[key] for key in data.files}
+    seconds, losses = [], []
+    for seed in args.seeds:
+        t, loss = run_seed(problem, seed, args.evals)
+        seconds.append(t)
+        losses.append(loss)
+    print(json.dumps({"seconds": seconds, "losses": losses, "tensorflow": tf.__version__}))
+
+
+if __name__ == "__main__":
+    main()
