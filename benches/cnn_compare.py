@@ -13,15 +13,27 @@ Prints markdown tables:
 2. Exact Hessian-vector product of the whole graph relative to a value-and-gradient
    (float32 and float64).
 3. End to end: problem A (``michell_centered_both_32x64_0.12``), CNN, L-BFGS, 300 evaluations,
-   wall time per seed (the published reference implementation takes about 27 s for this run
-   on this machine type; target: at least 5x faster).
-4. Thread settings: the same end-to-end run with torch at 1 and 2 threads.
+   wall time per seed, with L-BFGS pairs in float64 and in float32, torch at 1 thread and at
+   its default; and, with ``--reference PYTHON``, the same run by ``benches/reference_tf.py``
+   (the published method's structure: Keras CNN, NumPy/SciPy physics with SuperLU, SciPy's
+   ``fmin_l_bfgs_b``) in a child process of that interpreter, timed in the same run. Target:
+   at least 5x faster than the reference.
+
+The reference needs TensorFlow, which toposcape does not depend on; install it in a separate
+environment (it brings its own protobuf, keras and friends)::
+
+    python -m venv /tmp/tfref && /tmp/tfref/bin/pip install tensorflow-cpu==2.21.0 scipy
+    python benches/cnn_compare.py --reference /tmp/tfref/bin/python
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -74,9 +86,11 @@ def split(problem, repeat: int) -> dict[str, float]:
     from toposcape._core import LbfgsMemory
 
     mem = LbfgsMemory(obj.size, 10)
+    mem32 = LbfgsMemory(obj.size, 10, single=True)
     for _ in range(10):
         s, y = rng.standard_normal((2, obj.size))
         mem.push(s, y + s, skip_scale=-np.inf)
+        mem32.push(s, y + s, skip_scale=-np.inf)
     g = rng.standard_normal(obj.size)
 
     return {
@@ -86,6 +100,7 @@ def split(problem, repeat: int) -> dict[str, float]:
         "physics": median_time(physics, repeat),
         "total": median_time(total, repeat),
         "two_loop": median_time(lambda: mem.two_loop(g), repeat),
+        "two_loop32": median_time(lambda: mem32.two_loop(g), repeat),
     }
 
 
@@ -105,60 +120,122 @@ def hvp_ratio(dtype: str, repeat: int) -> tuple[float, float]:
     return t_vg, t_hvp
 
 
-def end_to_end(seeds, evals: int) -> list[float]:
-    problem = ts.problems.get("michell_centered_both_32x64_0.12")
-    times = []
+PROBLEM_A = "michell_centered_both_32x64_0.12"
+
+
+def end_to_end(seeds, evals: int, pair_dtype: str = "float64") -> tuple[list[float], list[float]]:
+    """Wall seconds (model construction included) and final losses, one run per seed."""
+    problem = ts.problems.get(PROBLEM_A)
+    times, losses = [], []
     for seed in seeds:
         start = time.perf_counter()
         obj = ts.CNNObjective(problem, seed=seed)
-        ts.optim.get("lbfgs").run(obj, max_evals=evals)
+        traj = ts.optim.get("lbfgs", pair_dtype=pair_dtype).run(obj, max_evals=evals)
         times.append(time.perf_counter() - start)
-    return times
+        losses.append(float(traj.losses[-1]))
+    return times, losses
+
+
+def reference_end_to_end(python: str, seeds, evals: int, threads: int) -> dict:
+    """``benches/reference_tf.py`` in a child process of ``python`` (no torch, no toposcape)."""
+    problem = ts.problems.get(PROBLEM_A)
+    script = Path(__file__).resolve().parent / "reference_tf.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "problem.npz"
+        np.savez(
+            path,
+            width=problem.width,
+            height=problem.height,
+            density=problem.density,
+            fixed_dofs=problem.fixed_dofs,
+            forces=problem.forces,
+            mask=problem.mask,
+        )
+        cmd = [python, str(script), str(path), "--evals", str(evals), "--threads", str(threads)]
+        cmd += ["--seeds", *map(str, seeds)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"reference run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--reference",
+        metavar="PYTHON",
+        help="interpreter with TensorFlow to run benches/reference_tf.py in the same run",
+    )
+    parser.add_argument(
+        "--only-end-to-end", action="store_true", help="skip the per-evaluation tables"
+    )
     args = parser.parse_args()
     import torch
 
     repeat = 5 if args.quick else 15
     sizes = [(64, 32), (128, 128)] if args.quick else [(64, 32), (128, 128), (384, 128)]
 
-    print("\n### Time per evaluation (ms, median), CNN float32, MBB beam\n")
-    print(
-        "| grid | parameters | CNN fwd+bwd | design pipeline | physics | value_and_grad "
-        "| L-BFGS two-loop (m=10) |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for w, h in sizes:
-        r = split(ts.problems.mbb_beam(width=w, height=h, density=0.5), repeat)
+    if not args.only_end_to_end:
+        print("\n### Time per evaluation (ms, median), CNN float32, MBB beam\n")
         print(
-            f"| {w}x{h} | {r['parameters']:,} | {r['cnn'] * 1e3:.1f} | "
-            f"{r['pipeline'] * 1e3:.1f} | {r['physics'] * 1e3:.1f} | {r['total'] * 1e3:.1f} | "
-            f"{r['two_loop'] * 1e3:.1f} |",
-            flush=True,
+            "| grid | parameters | CNN fwd+bwd | design pipeline | physics | value_and_grad "
+            "| L-BFGS two-loop (m=10) | two-loop, float32 pairs |"
         )
+        print("|---|---|---|---|---|---|---|---|")
+        for w, h in sizes:
+            r = split(ts.problems.mbb_beam(width=w, height=h, density=0.5), repeat)
+            print(
+                f"| {w}x{h} | {r['parameters']:,} | {r['cnn'] * 1e3:.1f} | "
+                f"{r['pipeline'] * 1e3:.1f} | {r['physics'] * 1e3:.1f} | {r['total'] * 1e3:.1f} | "
+                f"{r['two_loop'] * 1e3:.1f} | {r['two_loop32'] * 1e3:.1f} |",
+                flush=True,
+            )
 
-    print("\n### Exact HVP of the whole graph vs value_and_grad (problem A)\n")
-    print("| dtype | value_and_grad (ms) | hvp (ms) | ratio |")
-    print("|---|---|---|---|")
-    for dtype in ("float32", "float64"):
-        t_vg, t_hvp = hvp_ratio(dtype, repeat)
-        print(f"| {dtype} | {t_vg * 1e3:.1f} | {t_hvp * 1e3:.1f} | {t_hvp / t_vg:.2f} |")
+        print("\n### Exact HVP of the whole graph vs value_and_grad (problem A)\n")
+        print("| dtype | value_and_grad (ms) | hvp (ms) | ratio |")
+        print("|---|---|---|---|")
+        for dtype in ("float32", "float64"):
+            t_vg, t_hvp = hvp_ratio(dtype, repeat)
+            print(f"| {dtype} | {t_vg * 1e3:.1f} | {t_hvp * 1e3:.1f} | {t_hvp / t_vg:.2f} |")
 
-    seeds = range(2) if args.quick else range(3)
+    seeds = list(range(2) if args.quick else range(5))
     evals = 100 if args.quick else 300
-    print(f"\n### End to end: problem A, CNN, L-BFGS, {evals} evaluations\n")
-    print("| torch threads | seconds per run (median) | runs | vs 27 s reference |")
-    print("|---|---|---|---|")
+    print(f"\n### End to end: problem A, CNN, L-BFGS, {evals} evaluations, seeds {seeds}\n")
+    print("| implementation | settings | s per run, median | min-max | loss, median |")
+    print("|---|---|---|---|---|")
+    rows = []
+    if args.reference:
+        for threads in (1, 0):
+            label = "TensorFlow default" if threads == 0 else f"TensorFlow {threads} thread"
+            ref = reference_end_to_end(args.reference, seeds, evals, threads)
+            t = ref["seconds"]
+            rows.append(("reference", label, float(np.median(t))))
+            print(
+                f"| reference (TF {ref['tensorflow']}) | {label} | {np.median(t):.2f} | "
+                f"{min(t):.2f}-{max(t):.2f} | {np.median(ref['losses']):.3f} |",
+                flush=True,
+            )
     default_threads = torch.get_num_threads()
     for threads in sorted({1, default_threads}):
         torch.set_num_threads(threads)
-        times = end_to_end(seeds, evals)
-        med = float(np.median(times))
-        print(f"| {threads} | {med:.2f} | {len(times)} | {27.0 / med:.1f}x |", flush=True)
+        for pair_dtype in ("float64", "float32"):
+            t, losses = end_to_end(seeds, evals, pair_dtype)
+            label = f"torch {threads} thread(s), pairs {pair_dtype}"
+            rows.append(("toposcape", label, float(np.median(t))))
+            print(
+                f"| toposcape | {label} | {np.median(t):.2f} | {min(t):.2f}-{max(t):.2f} | "
+                f"{np.median(losses):.3f} |",
+                flush=True,
+            )
     torch.set_num_threads(default_threads)
+    reference = [r for r in rows if r[0] == "reference"]
+    if reference:
+        best_ref = min(r[2] for r in reference)
+        print(f"\nSpeed-up against the faster reference setting ({best_ref:.2f} s):\n")
+        for _, label, t in rows:
+            if _ == "toposcape":
+                print(f"- {label}: {best_ref / t:.2f}x")
 
 
 if __name__ == "__main__":

@@ -442,7 +442,7 @@ PYBIND11_MODULE(_core, m) {
         [](int n) { toposcape::set_num_threads(n); },
         py::arg("n"),
         "Set the core's thread count; n <= 0 restores the default (TOPOSCAPE_NUM_THREADS, "
-        "else half the processors, 1 to 8). Independent of torch's and MKL's.");
+        "else the number of processors, 1 to 8). Independent of torch's and MKL's.");
     m.def(
         "csr_residual",
         [](const carray<int32_t>& indptr, const carray<int32_t>& indices,

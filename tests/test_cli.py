@@ -61,6 +61,22 @@ def test_run_passes_optimizer_options(tmp_path):
     np.testing.assert_allclose(ds["step_size"][1:], 0.1)
 
 
+@pytest.mark.parametrize("extra, expected", [([], "float32"), (["-o", "pair_dtype=float64"], None)])
+def test_run_keeps_cnn_pairs_in_the_cnn_precision(tmp_path, extra, expected):
+    # The float32 CNN's L-BFGS keeps its pairs in float32 unless told otherwise.
+    argv = ["run", "--max-evals", "3", "--out", str(tmp_path), "--quiet", *extra]
+    assert main(argv) == 0
+    ds = xr.load_dataset(
+        tmp_path / "michell_centered_both_32x64_0.12_cnn_lbfgs_seed0.nc", engine="scipy"
+    )
+    config = ds.attrs["optimizer_config"]
+    assert config.startswith("Optimizer('lbfgs'")
+    if expected is None:
+        assert "pair_dtype" not in config
+    else:
+        assert f"pair_dtype='{expected}'" in config
+
+
 def test_evaluate_prints_timings(capsys):
     assert main(["evaluate", "michell_centered_both_32x64_0.12", "--repeat", "2"]) == 0
     out = capsys.readouterr().out

@@ -1,12 +1,12 @@
 // Threads of the core's memory-bound kernels (two-loop, reorthogonalization).
 //
 // Level-1 work over millions of entries is limited by memory bandwidth, which one core of a
-// server CPU cannot saturate: two threads make the L-BFGS two-loop ~1.45x faster at 567k
+// server CPU cannot saturate: two threads make the L-BFGS two-loop ~1.5-1.8x faster at 567k
 // unknowns on an otherwise idle 2-core machine, but ~1.8x slower than serial when another
 // process holds the second core (every barrier then waits for a time slice). The count is the
 // core's own (not OpenMP's global setting, which torch.set_num_threads changes); it defaults
-// to half the processors, and small vectors stay serial because a barrier costs more than the
-// work.
+// to every processor (at most 8), as torch does, and small vectors stay serial because a
+// barrier costs more than the work.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -15,7 +15,7 @@ namespace toposcape {
 
 // Threads used by the core's parallel kernels (>= 1).
 int num_threads();
-// Set the count; n <= 0 restores the default (TOPOSCAPE_NUM_THREADS, else half the
+// Set the count; n <= 0 restores the default (TOPOSCAPE_NUM_THREADS, else the number of
 // processors, at least 1 and at most 8).
 void set_num_threads(int n);
 // Threads worth using for a pass over `n` doubles.
