@@ -248,21 +248,30 @@ def test_single_precision_memory_threaded_and_long():
         _core.set_num_threads(0)
 
 
-def test_single_precision_skip_keeps_the_oldest_pair():
-    # A full float memory tests the rounded pair before writing: a rejected pair leaves the
-    # memory exactly as it was.
+@pytest.mark.parametrize("single", [False, True])
+def test_rejected_pair_keeps_a_full_memory_intact(single):
+    # The new pair goes into a spare row while it is tested: a rejected pair leaves the
+    # memory exactly as it was, and an accepted one then drops the oldest.
     n, m = 8, 2
-    pairs = _random_pairs(n, 2, seed=4)
-    mem = _core.LbfgsMemory(n, m, single=True)
-    for s, y in pairs:
+    pairs = _random_pairs(n, 3, seed=4)
+    mem = _core.LbfgsMemory(n, m, single=single)
+    for s, y in pairs[:2]:
         assert mem.push(s, y)
     before = mem.pairs()
     s, y = pairs[0]
     assert mem.push(s, -y) is False
-    assert mem.n_skipped == 1 and mem.size == 2
+    assert mem.push_step(s, 1.0, -y, np.zeros(n)) is False
+    assert mem.n_skipped == 2 and mem.size == 2
     after = mem.pairs()
     np.testing.assert_array_equal(before[0], after[0])
     np.testing.assert_array_equal(before[1], after[1])
+    v = np.random.default_rng(0).standard_normal(n)
+    held = _rounded(pairs[:2]) if single else pairs[:2]
+    assert _rel(mem.two_loop(v), _dense_h(held) @ v) < 1e-12
+    assert mem.push(*pairs[2])
+    held = _rounded(pairs[1:]) if single else pairs[1:]
+    assert _rel(mem.two_loop(v), _dense_h(held) @ v) < 1e-12
+    assert _rel(mem.apply_b(v), _dense_b(held) @ v) < 1e-12
 
 
 @pytest.mark.parametrize("single", [False, True])

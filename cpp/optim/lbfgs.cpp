@@ -111,16 +111,17 @@ void dense_solve(std::vector<double> A, std::vector<double>& b, int k) {
 
 }  // namespace
 
-LbfgsMemory::LbfgsMemory(int64_t n, int m, bool single) : n_(n), m_(m), single_(single) {
+LbfgsMemory::LbfgsMemory(int64_t n, int m, bool single)
+    : n_(n), m_(m), slots_(m + 1), single_(single) {
     if (n < 1) throw std::invalid_argument("L-BFGS memory: n must be >= 1");
     if (m < 1) throw std::invalid_argument("L-BFGS memory: m must be >= 1");
     // Float storage packs two entries per double of the buffer.
-    const size_t entries = static_cast<size_t>(n) * m;
+    const size_t entries = static_cast<size_t>(n) * slots_;
     const size_t doubles = single ? (entries + 1) / 2 : entries;
     S_ = DoubleBuffer(doubles);
     Y_ = DoubleBuffer(doubles);
-    sy_.assign(m, 0.0);
-    yy_.assign(m, 0.0);
+    sy_.assign(slots_, 0.0);
+    yy_.assign(slots_, 0.0);
 }
 
 bool LbfgsMemory::push(const double* s, const double* y, double skip_scale, double eps,
@@ -140,23 +141,20 @@ bool LbfgsMemory::push_step(const double* d, double step, const double* g_new,
 
 template <class T, class Pair>
 bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, double sy) {
-    const int64_t dst = count_ < m_ ? (head_ + count_) % m_ : head_;  // full: the oldest
+    // The free row (there is always one): the pair is written while s.y and y.y of the pair as
+    // stored (rounded, with float storage) are accumulated, in the order of dot(). A rejected
+    // pair leaves the held pairs untouched.
+    const int64_t dst = (head_ + count_) % slots_;
     T* ps = s_slot<T>(dst);
     T* py = y_slot<T>(dst);
-    // s.y and y.y of the pair as stored (rounded, with float storage), in the order of dot().
-    // A free slot is written in the same pass; a full memory is tested first, so that a
-    // rejected pair never overwrites the oldest one.
-    const bool write_now = count_ < m_;
     double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
     int64_t i = 0;
     for (; i + 4 <= n_; i += 4) {
         for (int l = 0; l < 4; ++l) {
             const T s = static_cast<T>(pair.s_at(i + l));
             const T y = static_cast<T>(pair.y_at(i + l));
-            if (write_now) {
-                ps[i + l] = s;
-                py[i + l] = y;
-            }
+            ps[i + l] = s;
+            py[i + l] = y;
             a[l] += static_cast<double>(s) * static_cast<double>(y);
             b[l] += static_cast<double>(y) * static_cast<double>(y);
         }
@@ -164,10 +162,8 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
     for (; i < n_; ++i) {
         const T s = static_cast<T>(pair.s_at(i));
         const T y = static_cast<T>(pair.y_at(i));
-        if (write_now) {
-            ps[i] = s;
-            py[i] = y;
-        }
+        ps[i] = s;
+        py[i] = y;
         a[0] += static_cast<double>(s) * static_cast<double>(y);
         b[0] += static_cast<double>(y) * static_cast<double>(y);
     }
@@ -178,14 +174,10 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
         ++skipped_;
         return false;
     }
-    if (!write_now) {
-        for (int64_t j = 0; j < n_; ++j) ps[j] = static_cast<T>(pair.s_at(j));
-        for (int64_t j = 0; j < n_; ++j) py[j] = static_cast<T>(pair.y_at(j));
-    }
     if (count_ < m_) {
         ++count_;
     } else {
-        head_ = (head_ + 1) % m_;
+        head_ = (head_ + 1) % slots_;  // drop the oldest
     }
     sy_[dst] = sy;
     yy_[dst] = (b[0] + b[1]) + (b[2] + b[3]);

@@ -58,7 +58,7 @@ public:
     double sy(int i) const { return sy_[slot(i)]; }
 
 private:
-    int64_t slot(int i) const { return (head_ + i) % m_; }
+    int64_t slot(int i) const { return (head_ + i) % slots_; }
     template <class T>
     const T* s(int i) const {
         return reinterpret_cast<const T*>(S_.data()) + slot(i) * n_;
@@ -89,12 +89,15 @@ private:
 
     int64_t n_;
     int m_;
+    // m + 1 rows: a new pair is written into the free row in the same pass that tests it, and
+    // the oldest pair is dropped only once the new one is accepted.
+    int slots_;
     bool single_;
     int count_ = 0;
     int head_ = 0;  // slot of the oldest pair
     int64_t pushed_ = 0;
     int64_t skipped_ = 0;
-    DoubleBuffer S_, Y_;  // m x n doubles or floats each, on huge pages where possible
+    DoubleBuffer S_, Y_;  // (m + 1) x n doubles or floats each, on huge pages where possible
     std::vector<double> sy_, yy_;
     mutable std::mutex gram_mutex_;
     mutable bool gram_valid_ = false;

@@ -5,9 +5,15 @@ toposcape alternates between three threaded runtimes within every evaluation: to
 numba's for the element kernels. By default both OpenMP runtimes keep their threads spinning
 after each parallel region (GNU: ~300k spins, Intel: 200 ms), and a spinning team steals the
 cores the next runtime needs: on 2 cores a CNN value-and-gradient took 600 ms instead of 26 ms
-(BENCHMARKS.md). Letting idle threads sleep at once removes that; the runtimes read these
-variables when they start, so this module must run before torch or MKL load (importing
-toposcape does it). Values set by the user are kept.
+(BENCHMARKS.md). Letting idle threads sleep removes that; the runtimes read these variables
+when they start, so this module must run before torch or MKL load (importing toposcape does
+it). Values set by the user are kept.
+
+GNU OpenMP (torch's CNN and the core's passes) still spins briefly, 10,000 iterations (tens of
+microseconds), before a thread sleeps: the CNN's forward and backward run dozens of short
+parallel regions back to back, and waking a sleeping thread for each costs more than that
+(the 300-evaluation CNN run: median 14.3 -> 12.6 s on 2 cores, interleaved runs). Intel
+OpenMP under PARDISO, which runs once per evaluation, does not spin.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import warnings
 DEFAULTS = {
     "OMP_WAIT_POLICY": "PASSIVE",  # GNU and Intel OpenMP: idle threads sleep
     "KMP_BLOCKTIME": "0",  # Intel OpenMP (MKL PARDISO): no spin time after a region
+    "GOMP_SPINCOUNT": "10000",  # GNU OpenMP: spin ~tens of microseconds, then sleep
 }
 
 
