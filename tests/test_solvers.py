@@ -65,6 +65,33 @@ def test_solves_spd_stiffness_system(solver):
         np.testing.assert_allclose(u, np.linalg.solve(k.toarray(), b), rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.skipif("pardiso" not in SOLVERS, reason="PARDISO not available")
+def test_pardiso_two_level_factorization_on_a_large_system():
+    # Above TWO_LEVEL_THRESHOLD unknowns PARDISO factorizes with its two-level scheme; its
+    # "improved" variant segfaulted in the solve phase with MKL 2026.2, so a system this size
+    # runs in the default suite. Several designs and right-hand sides, value and HVP.
+    problem = ts.problems.mbb_beam(width=112, height=96, density=0.5)
+    comp = Compliance(problem, penal=3.0, solver="pardiso")
+    assert comp.solver.n >= S.PardisoSolver.TWO_LEVEL_THRESHOLD
+    ref = Compliance(problem, penal=3.0, solver="superlu")
+    rng = np.random.default_rng(2)
+    for seed in range(2):
+        x = _design(problem, seed)
+        k = comp.stiffness_matrix(x)
+        comp.solver.factorize(comp.stiffness_values(x))
+        for _ in range(2):
+            b = rng.normal(size=comp.solver.n)
+            assert _residual(k, comp.solver.solve(b), b) <= RESIDUAL_TOL["pardiso"]
+        c, g = comp.value_and_grad(x)
+        c_ref, g_ref = ref.value_and_grad(x)
+        assert c == pytest.approx(c_ref, rel=1e-10)
+        np.testing.assert_allclose(g, g_ref, rtol=1e-8, atol=1e-10 * np.abs(g_ref).max())
+        v = rng.normal(size=x.shape)
+        np.testing.assert_allclose(
+            comp.hvp(x, v), ref.hvp(x, v), rtol=1e-7, atol=1e-9 * np.abs(ref.hvp(x, v)).max()
+        )
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_refactorize_with_new_values(solver):
     problem = _problem()
