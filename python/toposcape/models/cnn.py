@@ -387,7 +387,41 @@ class _FlatParameters(nn.Module, metaclass=abc.ABCMeta):
 # ------------------------------------------------------------------------------------------------
 # CNN blocks
 # ------------------------------------------------------------------------------------------------
-class _UpsampleConvBlock(nn.Module):
+class _Block(nn.Module):
+    """Parameters shared by both block kinds: a 5x5 (k x k) kernel, a bias per output filter
+    and, with a nonzero ``offset_scale``, a trainable offset of the block's output shape.
+
+    ``weight_shape`` is the kernel layout of the subclass's torch convolution.
+    """
+
+    filter_axis = 0
+
+    def __init__(
+        self,
+        weight_shape: tuple[int, ...],
+        filters: int,
+        resize: int,
+        out_hw: tuple[int, int],
+        offset_scale: float,
+        dtype: torch.dtype,
+    ) -> None:
+        super().__init__()
+        self.resize = resize
+        self.offset_scale = offset_scale
+        self.weight = nn.Parameter(torch.zeros(*weight_shape, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(filters, dtype=dtype))
+        if offset_scale != 0:
+            self.offset = nn.Parameter(torch.zeros(filters, *out_hw, dtype=dtype))
+        else:
+            self.offset = None
+
+    def _add_offset(self, x: torch.Tensor) -> torch.Tensor:
+        if self.offset is not None:
+            x = x + self.offset_scale * self.offset
+        return x
+
+
+class _UpsampleConvBlock(_Block):
     """Reference block: tanh -> bilinear upsample -> normalise -> conv 'same' -> + offset.
 
     ``weight`` is ``(filters, in_channels, k, k)``: output filters along axis 0.
@@ -405,16 +439,8 @@ class _UpsampleConvBlock(nn.Module):
         offset_scale: float,
         dtype: torch.dtype,
     ) -> None:
-        super().__init__()
-        self.resize = resize
-        self.offset_scale = offset_scale
         k = kernel_size
-        self.weight = nn.Parameter(torch.zeros(filters, in_channels, k, k, dtype=dtype))
-        self.bias = nn.Parameter(torch.zeros(filters, dtype=dtype))
-        if offset_scale != 0:
-            self.offset = nn.Parameter(torch.zeros(filters, *out_hw, dtype=dtype))
-        else:
-            self.offset = None
+        super().__init__((filters, in_channels, k, k), filters, resize, out_hw, offset_scale, dtype)
 
     @property
     def fan_in(self) -> int:
@@ -427,12 +453,10 @@ class _UpsampleConvBlock(nn.Module):
         x = upsample_bilinear(x, self.resize)
         x = global_normalization(x)
         x = F.conv2d(x, self.weight, self.bias, padding="same")
-        if self.offset is not None:
-            x = x + self.offset_scale * self.offset
-        return x
+        return self._add_offset(x)
 
 
-class _TransposeBlock(nn.Module):
+class _TransposeBlock(_Block):
     """Thesis block: tanh -> normalise -> transposed conv (stride resize, 'same') -> + offset.
 
     ``weight`` is ``(in_channels, filters, k, k)`` (torch's ConvTranspose2d layout): output
@@ -458,17 +482,9 @@ class _TransposeBlock(nn.Module):
         offset_scale: float,
         dtype: torch.dtype,
     ) -> None:
-        super().__init__()
-        self.resize = resize
-        self.offset_scale = offset_scale
-        self.crop = max(kernel_size - resize, 0) // 2
         k = kernel_size
-        self.weight = nn.Parameter(torch.zeros(in_channels, filters, k, k, dtype=dtype))
-        self.bias = nn.Parameter(torch.zeros(filters, dtype=dtype))
-        if offset_scale != 0:
-            self.offset = nn.Parameter(torch.zeros(filters, *out_hw, dtype=dtype))
-        else:
-            self.offset = None
+        super().__init__((in_channels, filters, k, k), filters, resize, out_hw, offset_scale, dtype)
+        self.crop = max(kernel_size - resize, 0) // 2
 
     @property
     def fan_in(self) -> int:
@@ -491,9 +507,7 @@ class _TransposeBlock(nn.Module):
         x = F.conv_transpose2d(x, self.weight, self.bias, stride=s)
         c = self.crop
         x = x[..., c : c + s * h, c : c + s * w]
-        if self.offset is not None:
-            x = x + self.offset_scale * self.offset
-        return x
+        return self._add_offset(x)
 
 
 # ------------------------------------------------------------------------------------------------
