@@ -13,16 +13,22 @@ from ``shared/specs/models.md``:
 * the CNN of models.md (bilinear variant) as a Keras model in float32, called eagerly under a
   ``tf.GradientTape`` for every evaluation, its trainable variables flattened to and from one
   float64 vector around every call;
-* the physics in float64 NumPy/SciPy (``reference_scipy.ScipyReference``: volume-constrained
-  sigmoid by bisection, cone filter, K assembled and factorized with SuperLU on every call);
-  the published code differentiates the same physics with ``autograd``, which adds its own
-  tracing overhead, so this baseline is if anything faster than the published one;
+* the physics in float64, in one of two forms (``--physics``):
+
+  - ``autograd`` (default, as published): the compliance written with ``autograd.numpy`` and
+    differentiated by ``autograd``, with three hand-made primitives as in the published code:
+    the volume offset found by bisection (implicit-function adjoint), the cone filter as a
+    sparse matrix (transpose adjoint) and the sparse solve (SuperLU factorization of the
+    free-DOF stiffness matrix built from COO entries, cached so that the adjoint solve reuses
+    it; scikit-sparse's CHOLMOD, which the published code prefers, does not build here);
+  - ``numpy``: ``reference_scipy.ScipyReference``, the same physics with hand-written adjoints
+    and no tracing, a faster baseline than the published one;
 * ``scipy.optimize.fmin_l_bfgs_b`` with ``m = 10``, ``maxfun`` = the evaluation budget,
   ``factr = 1``, ``pgtol = 1e-14`` (studies.md, section 1).
 
 Usage (TensorFlow is not a toposcape dependency; install it where this runs)::
 
-    pip install tensorflow-cpu==2.21.0
+    pip install tensorflow-cpu==2.21.0 autograd
     python benches/reference_tf.py PROBLEM.npz --seeds 0 1 2 --evals 300
 
 ``PROBLEM.npz`` holds ``width``, ``height``, ``density``, ``fixed_dofs``, ``forces`` and
@@ -47,6 +53,95 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_scipy import ScipyReference  # noqa: E402
+
+
+class AutogradPhysics:
+    """Compliance of logits (H, W) differentiated by ``autograd`` (the published structure).
+
+    Same physics as :class:`reference_scipy.ScipyReference` (whose element matrix, cone filter
+    and bisection it reuses); only the differentiation differs.
+    """
+
+    def __init__(self, plain: ScipyReference) -> None:
+        import autograd
+        import autograd.extend
+        import autograd.numpy as anp
+        import scipy.sparse
+        import scipy.sparse.linalg
+
+        self.plain = plain
+        nely, nelx = plain.nely, plain.nelx
+        mask = plain.mask
+        free_index = -np.ones(plain.ndof, dtype=np.int64)
+        free_index[plain.free] = np.arange(plain.free.size)
+        i_free, j_free = free_index[plain.iK], free_index[plain.jK]
+        keep = (i_free >= 0) & (j_free >= 0)
+        rows, cols = i_free[keep], j_free[keep]
+        n_free = plain.free.size
+        forces = plain.forces[plain.free]
+        cache: dict = {}
+        masked = np.flatnonzero(mask.ravel())
+        n_void = mask.size - masked.size
+        scatter = np.argsort(np.concatenate([masked, np.flatnonzero(~mask.ravel())]))
+
+        @autograd.extend.primitive
+        def offset(zm):
+            return plain._offset(zm)
+
+        def offset_vjp(b, zm):
+            ds = plain_sigmoid(zm + b)
+            ds = ds * (1 - ds)
+            return lambda g: -g * ds / ds.sum()
+
+        autograd.extend.defvjp(offset, offset_vjp)
+
+        @autograd.extend.primitive
+        def cone(x):
+            return plain._filter(x)
+
+        autograd.extend.defvjp(cone, lambda ans, x: lambda g: plain._filter(g, transpose=True))
+
+        def factor(entries):
+            key = entries.tobytes()
+            if cache.get("key") != key:
+                k = scipy.sparse.coo_matrix((entries, (rows, cols)), shape=(n_free,) * 2)
+                cache["key"], cache["lu"] = key, scipy.sparse.linalg.splu(k.tocsc())
+            return cache["lu"]
+
+        @autograd.extend.primitive
+        def solve(entries):
+            return factor(entries).solve(forces)
+
+        def solve_vjp(u, entries):
+            def vjp(g):
+                lam = factor(entries).solve(g)  # K is symmetric: the same factorization
+                return -lam[rows] * u[cols]
+
+            return vjp
+
+        autograd.extend.defvjp(solve, solve_vjp)
+
+        def plain_sigmoid(t):
+            return 1 / (1 + np.exp(-t))
+
+        ke = plain.KE.ravel()
+        p = plain.penal
+
+        def compliance(z):
+            zm = anp.ravel(z)[masked]
+            xm = 1 / (1 + anp.exp(-(zm + offset(zm))))
+            # Scatter the masked densities into the grid (zeros elsewhere) by a permutation.
+            x = anp.reshape(anp.concatenate([xm, anp.zeros(n_void)])[scatter], (nely, nelx))
+            xphys = cone(x)
+            xe = anp.ravel(anp.transpose(xphys))  # column-major element order
+            young = 1e-9 + xe**p * (1.0 - 1e-9)
+            entries = anp.ravel(young[:, None] * ke[None, :])[keep]
+            return anp.dot(forces, solve(entries))
+
+        self._value_and_grad = autograd.value_and_grad(compliance)
+
+    def value_and_grad(self, z: np.ndarray):
+        return self._value_and_grad(np.asarray(z, dtype=np.float64))
 
 
 def build_cnn(height: int, width: int, seed: int):
@@ -102,7 +197,7 @@ def build_cnn(height: int, width: int, seed: int):
     return core, latent
 
 
-def run_seed(problem: dict, seed: int, evals: int) -> tuple[float, float]:
+def run_seed(problem: dict, seed: int, evals: int, physics_kind: str) -> tuple[float, float]:
     """One L-BFGS run; returns (wall seconds including model construction, final loss)."""
     import tensorflow as tf
 
@@ -117,6 +212,8 @@ def run_seed(problem: dict, seed: int, evals: int) -> tuple[float, float]:
         problem["mask"],
         penal=3.0,
     )
+    if physics_kind == "autograd":
+        physics = AutogradPhysics(physics)
     core, latent = build_cnn(height, width, seed)
     variables = [latent, *core.trainable_variables]
     shapes = [tuple(v.shape) for v in variables]
@@ -149,6 +246,7 @@ def main() -> None:
     parser.add_argument("problem", type=Path, help="npz file describing the problem")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--evals", type=int, default=300)
+    parser.add_argument("--physics", choices=("autograd", "numpy"), default="autograd")
     parser.add_argument(
         "--threads",
         type=int,
@@ -165,10 +263,19 @@ def main() -> None:
         problem = {key: data[key] for key in data.files}
     seconds, losses = [], []
     for seed in args.seeds:
-        t, loss = run_seed(problem, seed, args.evals)
+        t, loss = run_seed(problem, seed, args.evals, args.physics)
         seconds.append(t)
         losses.append(loss)
-    print(json.dumps({"seconds": seconds, "losses": losses, "tensorflow": tf.__version__}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "losses": losses,
+                "tensorflow": tf.__version__,
+                "physics": args.physics,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
