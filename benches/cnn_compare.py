@@ -123,17 +123,19 @@ def hvp_ratio(dtype: str, repeat: int) -> tuple[float, float]:
 PROBLEM_A = "michell_centered_both_32x64_0.12"
 
 
-def end_to_end(seeds, evals: int, pair_dtype: str = "float64") -> tuple[list[float], list[float]]:
-    """Wall seconds (model construction included) and final losses, one run per seed."""
+def end_to_end(seeds, evals: int, pair_dtype: str = "float64"):
+    """Wall seconds (model construction included), final losses and evaluation counts, one
+    run per seed."""
     problem = ts.problems.get(PROBLEM_A)
-    times, losses = [], []
+    times, losses, counts = [], [], []
     for seed in seeds:
         start = time.perf_counter()
         obj = ts.CNNObjective(problem, seed=seed)
         traj = ts.optim.get("lbfgs", pair_dtype=pair_dtype).run(obj, max_evals=evals)
         times.append(time.perf_counter() - start)
         losses.append(float(traj.losses[-1]))
-    return times, losses
+        counts.append(traj.n_evals)
+    return times, losses, counts
 
 
 def reference_end_to_end(python: str, seeds, evals: int, threads: int, physics: str) -> dict:
@@ -203,8 +205,11 @@ def main() -> None:
     seeds = list(range(2) if args.quick else range(5))
     evals = 100 if args.quick else 300
     print(f"\n### End to end: problem A, CNN, L-BFGS, {evals} evaluations, seeds {seeds}\n")
-    print("| implementation | settings | s per run, median | min-max | loss, median |")
-    print("|---|---|---|---|---|")
+    print(
+        "| implementation | settings | s per run, median | min-max | loss, median "
+        "| evaluations per run |"
+    )
+    print("|---|---|---|---|---|---|")
     rows = []
     if args.reference:
         # TensorFlow at 1 intra-op thread: faster than its default on 2 cores in every run
@@ -216,19 +221,20 @@ def main() -> None:
             rows.append(("reference", label, float(np.median(t))))
             print(
                 f"| reference (TF {ref['tensorflow']}) | {label} | {np.median(t):.2f} | "
-                f"{min(t):.2f}-{max(t):.2f} | {np.median(ref['losses']):.3f} |",
+                f"{min(t):.2f}-{max(t):.2f} | {np.median(ref['losses']):.3f} | "
+                f"{', '.join(str(r['evals']) for r in ref.get('runs', []))} |",
                 flush=True,
             )
     default_threads = torch.get_num_threads()
     for threads in sorted({1, default_threads}):
         torch.set_num_threads(threads)
         for pair_dtype in ("float64", "float32"):
-            t, losses = end_to_end(seeds, evals, pair_dtype)
+            t, losses, counts = end_to_end(seeds, evals, pair_dtype)
             label = f"torch {threads} thread(s), pairs {pair_dtype}"
             rows.append(("toposcape", label, float(np.median(t))))
             print(
                 f"| toposcape | {label} | {np.median(t):.2f} | {min(t):.2f}-{max(t):.2f} | "
-                f"{np.median(losses):.3f} |",
+                f"{np.median(losses):.3f} | {', '.join(map(str, counts))} |",
                 flush=True,
             )
     torch.set_num_threads(default_threads)

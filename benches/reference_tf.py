@@ -197,8 +197,9 @@ def build_cnn(height: int, width: int, seed: int):
     return core, latent
 
 
-def run_seed(problem: dict, seed: int, evals: int, physics_kind: str) -> tuple[float, float]:
-    """One L-BFGS run; returns (wall seconds including model construction, final loss)."""
+def run_seed(problem: dict, seed: int, evals: int, physics_kind: str) -> tuple[float, float, dict]:
+    """One L-BFGS run: wall seconds (model construction included), final loss, and SciPy's
+    report (evaluations, iterations, stopping message)."""
     import tensorflow as tf
 
     start = time.perf_counter()
@@ -235,10 +236,11 @@ def run_seed(problem: dict, seed: int, evals: int, physics_kind: str) -> tuple[f
         return float(loss), flat(grads)
 
     x0 = flat(variables)
-    _, loss, _ = scipy.optimize.fmin_l_bfgs_b(
+    _, loss, info = scipy.optimize.fmin_l_bfgs_b(
         value_and_grad, x0, m=10, maxfun=evals, factr=1, pgtol=1e-14
     )
-    return time.perf_counter() - start, float(loss)
+    report = {"evals": int(info["funcalls"]), "steps": int(info["nit"]), "stop": str(info["task"])}
+    return time.perf_counter() - start, float(loss), report
 
 
 def main() -> None:
@@ -261,11 +263,12 @@ def main() -> None:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     with np.load(args.problem) as data:
         problem = {key: data[key] for key in data.files}
-    seconds, losses = [], []
+    seconds, losses, reports = [], [], []
     for seed in args.seeds:
-        t, loss = run_seed(problem, seed, args.evals, args.physics)
+        t, loss, report = run_seed(problem, seed, args.evals, args.physics)
         seconds.append(t)
         losses.append(loss)
+        reports.append(report)
     print(
         json.dumps(
             {
@@ -273,6 +276,7 @@ def main() -> None:
                 "losses": losses,
                 "tensorflow": tf.__version__,
                 "physics": args.physics,
+                "runs": reports,
             }
         )
     )
