@@ -129,7 +129,8 @@ class AutogradPhysics:
 
         def compliance(z):
             zm = anp.ravel(z)[masked]
-            xm = 1 / (1 + anp.exp(-(zm + offset(zm))))
+            # tanh form: 1 / (1 + exp(-t)) overflows in its derivative for saturated t.
+            xm = 0.5 * anp.tanh(0.5 * (zm + offset(zm))) + 0.5
             # Scatter the masked densities into the grid (zeros elsewhere) by a permutation.
             x = anp.reshape(anp.concatenate([xm, anp.zeros(n_void)])[scatter], (nely, nelx))
             xphys = cone(x)
