@@ -671,16 +671,8 @@ def test_quasi_newton_operators_rebuild_the_run():
 # Pairs stored in float32
 # ------------------------------------------------------------------------------------------
 def test_lbfgs_float32_pairs_follow_the_float64_run_and_rebuild_exactly():
-    n = 30
-
-    class Rosen:
-        size = n
-        x0 = np.full(n, -0.5)
-
-        def value_and_grad(self, x):
-            return rosen(x), rosen_der(x)
-
-    obj = Rosen()
+    obj = Rosenbrock(n=30)
+    obj.x0 = np.full(obj.size, -0.5)
     exact = ts.optim.get("lbfgs", memory=5).run(obj, max_evals=40, record_params=True)
     single = ts.optim.get("lbfgs", memory=5, pair_dtype="float32").run(
         obj, max_evals=40, record_params=True, record_memory=True
