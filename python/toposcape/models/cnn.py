@@ -709,7 +709,10 @@ class CNNModel(_FlatParameters):
         """
         x = F.linear(self.latent, self.dense_weight, self.dense_bias)
         x = x.reshape(self.h0, self.w0, self.dense_channels).permute(2, 0, 1)
-        return x.unsqueeze(0)
+        # Contiguous (channels-first): the permuted view has channels-last strides, which every
+        # later layer would inherit; the convolutions would then convert their weights to
+        # channels-last and their weight gradients back on every call.
+        return x.unsqueeze(0).contiguous()
 
     def forward(self) -> torch.Tensor:
         """The logits.
