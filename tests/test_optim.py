@@ -556,6 +556,39 @@ def test_nan_at_first_trial_backs_off_to_a_smaller_step():
     assert traj.losses[-1] < 1e-3 * traj.losses[0]
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("transformed", [False, True])
+def test_finite_loss_with_a_nonfinite_gradient_entry_is_a_failed_trial(bad, transformed):
+    # The loop infers finiteness of the gradient from its slope along d when it can: one bad
+    # entry (where d is zero too) must still make the trial count as non-finite.
+    class BadGradientOutside:
+        size = 4
+        x0 = np.array([0.5, 0.5, 0.5, 0.0])  # d = -g has a zero last entry at the start
+
+        def value_and_grad(self, x):
+            a = np.array([1.0, 1.5, 2.0, 2.5])
+            g = a * x
+            if np.linalg.norm(x) >= 3.0:  # lower than anything inside, but a bad gradient
+                g[-1] = bad
+                return -1.0, g
+            return float(0.5 * x @ (a * x)), g
+
+    transforms = [LandscapeModification("linear", c=-1.0)] if transformed else []
+    obj = Recording(BadGradientOutside())
+    opt = Optimizer(Identity(), StrongWolfe(initial=10.0), transforms=transforms)
+    traj = opt.run(obj, max_steps=3, max_evals=100)
+    n1 = traj.evals_per_step[1]
+    assert n1 >= 2  # the first trial (outside) was rejected and the search backed off
+    assert np.linalg.norm(obj.points[1]) >= 3.0
+    assert np.linalg.norm(obj.points[n1]) < 3.0  # the accepted point is inside
+    assert traj.reason == "max_steps" and np.all(np.diff(traj.losses) < 0)
+    # The budget runs out right after the bad trial: its finite, lower loss must not make it
+    # the last iterate.
+    traj = opt.run(obj, max_evals=2)
+    assert traj.reason == "max_evals" and traj.n_steps == 0
+    np.testing.assert_array_equal(traj.theta, obj.x0)
+
+
 def test_inconsistent_gradient_ends_with_line_search_failed():
     obj = UphillGradient(scale=1e6)
     ref = fmin_l_bfgs_b(obj.value_and_grad, obj.x0, m=10, factr=1, pgtol=1e-14, maxfun=300)

@@ -93,9 +93,11 @@ class StepContext:
         self.direction = direction
         self.iteration = iteration
         self._evaluate = evaluate
-        dnorm = _vec.norm(direction)
-        self.dnorm = dnorm
-        self.first_step = 1.0 if has_curvature else (1.0 / dnorm if dnorm > 0 else 1.0)
+        if has_curvature:
+            self.first_step = 1.0
+        else:  # the norm costs a pass over the vector: only when it is needed
+            dnorm = _vec.norm(direction)
+            self.first_step = 1.0 / dnorm if dnorm > 0 else 1.0
         #: Lowest-valued finite trial of this step so far.
         self.best: Trial | None = None
         self.n_evals = 0
