@@ -24,6 +24,11 @@ environment (it brings its own protobuf, keras and friends)::
 
     python -m venv /tmp/tfref && /tmp/tfref/bin/pip install tensorflow-cpu==2.21.0 autograd scipy
     python benches/cnn_compare.py --reference /tmp/tfref/bin/python
+
+``--interleaved`` (with ``--reference``) runs only the end-to-end comparison, alternating the
+reference and toposcape seed by seed (a persistent reference process, an untimed warm-up on
+both sides), and reports per-seed speed-ups: on a shared machine whose speed drifts by tens of
+percent over minutes, runs made seconds apart compare better than two blocks made minutes apart.
 """
 
 from __future__ import annotations
@@ -138,21 +143,28 @@ def end_to_end(seeds, evals: int, pair_dtype: str = "float64"):
     return times, losses, counts
 
 
+REFERENCE_SCRIPT = Path(__file__).resolve().parent / "reference_tf.py"
+
+
+def _write_problem(path: Path) -> None:
+    problem = ts.problems.get(PROBLEM_A)
+    np.savez(
+        path,
+        width=problem.width,
+        height=problem.height,
+        density=problem.density,
+        fixed_dofs=problem.fixed_dofs,
+        forces=problem.forces,
+        mask=problem.mask,
+    )
+
+
 def reference_end_to_end(python: str, seeds, evals: int, threads: int, physics: str) -> dict:
     """``benches/reference_tf.py`` in a child process of ``python`` (no torch, no toposcape)."""
-    problem = ts.problems.get(PROBLEM_A)
-    script = Path(__file__).resolve().parent / "reference_tf.py"
+    script = REFERENCE_SCRIPT
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "problem.npz"
-        np.savez(
-            path,
-            width=problem.width,
-            height=problem.height,
-            density=problem.density,
-            fixed_dofs=problem.fixed_dofs,
-            forces=problem.forces,
-            mask=problem.mask,
-        )
+        _write_problem(path)
         cmd = [python, str(script), str(path), "--evals", str(evals), "--threads", str(threads)]
         cmd += ["--physics", physics]
         cmd += ["--seeds", *map(str, seeds)]
@@ -160,6 +172,79 @@ def reference_end_to_end(python: str, seeds, evals: int, threads: int, physics: 
     if done.returncode != 0:
         raise RuntimeError(f"reference run failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def interleaved_end_to_end(python: str, seeds, evals: int, physics: str = "autograd") -> dict:
+    """Reference and toposcape runs alternated seed by seed, in one session.
+
+    The reference (TensorFlow at 1 thread, ``physics``) is a persistent child process
+    (``reference_tf.py --serve``); toposcape runs with its defaults (torch's thread count,
+    float32 pairs, as ``toposcape run`` does). Both first do an untimed warm-up run of 10
+    evaluations (imports, tracing, JIT). The order within a seed alternates (reference first
+    for even positions, toposcape first for odd) so that slow drifts of a shared machine hit
+    both sides alike; per-seed ratios then compare runs made seconds apart.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "problem.npz"
+        _write_problem(path)
+        cmd = [python, str(REFERENCE_SCRIPT), str(path), "--threads", "1"]
+        cmd += ["--physics", physics, "--serve"]
+        child = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            header = json.loads(child.stdout.readline())
+
+            def reference(seed: int, n: int) -> dict:
+                child.stdin.write(f"{seed} {n}\n")
+                child.stdin.flush()
+                line = child.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"reference run failed:\n{child.stderr.read()[-3000:]}")
+                return json.loads(line)
+
+            def ours(seed: int, n: int) -> tuple[float, float, int]:
+                t, losses, counts = end_to_end([seed], n, "float32")
+                return t[0], losses[0], counts[0]
+
+            reference(0, 10)
+            ours(0, 10)
+            rows = []
+            for position, seed in enumerate(seeds):
+                if position % 2 == 0:
+                    ref = reference(seed, evals)
+                    t, loss, count = ours(seed, evals)
+                else:
+                    t, loss, count = ours(seed, evals)
+                    ref = reference(seed, evals)
+                rows.append(
+                    {
+                        "seed": seed,
+                        "reference_seconds": ref["seconds"],
+                        "reference_loss": ref["loss"],
+                        "reference_evals": ref["evals"],
+                        "seconds": t,
+                        "loss": loss,
+                        "evals": count,
+                    }
+                )
+                print(
+                    f"| {seed} | {ref['seconds']:.2f} | {t:.2f} | {ref['seconds'] / t:.2f} | "
+                    f"{ref['loss']:.3f} | {loss:.3f} | {ref['evals']} / {count} |",
+                    flush=True,
+                )
+        finally:
+            child.stdin.close()
+            child.wait(timeout=60)
+    ref_t = np.array([r["reference_seconds"] for r in rows])
+    our_t = np.array([r["seconds"] for r in rows])
+    return {
+        "tensorflow": header["tensorflow"],
+        "rows": rows,
+        "ratio_of_medians": float(np.median(ref_t) / np.median(our_t)),
+        "median_ratio": float(np.median(ref_t / our_t)),
+        "min_ratio": float(np.min(ref_t / our_t)),
+    }
 
 
 def main() -> None:
@@ -173,8 +258,35 @@ def main() -> None:
     parser.add_argument(
         "--only-end-to-end", action="store_true", help="skip the per-evaluation tables"
     )
+    parser.add_argument(
+        "--interleaved",
+        action="store_true",
+        help="with --reference: only the end-to-end comparison, reference and toposcape "
+        "alternated seed by seed (robust to the drifts of a shared machine)",
+    )
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5)")
     args = parser.parse_args()
     import torch
+
+    if args.interleaved:
+        if not args.reference:
+            parser.error("--interleaved needs --reference PYTHON")
+        seeds = list(range(args.seeds or (2 if args.quick else 5)))
+        evals = 100 if args.quick else 300
+        print(f"\n### End to end, interleaved: problem A, CNN, L-BFGS, {evals} evaluations\n")
+        print(
+            "| seed | reference s | toposcape s | speed-up | reference loss | toposcape loss "
+            "| evaluations (ref / ours) |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        result = interleaved_end_to_end(args.reference, seeds, evals)
+        print(
+            f"\nReference: TensorFlow {result['tensorflow']} at 1 thread, autograd physics. "
+            f"toposcape: torch {torch.get_num_threads()} threads, float32 pairs. Speed-up: "
+            f"ratio of medians {result['ratio_of_medians']:.2f}x, median of per-seed ratios "
+            f"{result['median_ratio']:.2f}x, lowest {result['min_ratio']:.2f}x."
+        )
+        return
 
     repeat = 5 if args.quick else 15
     sizes = [(64, 32), (128, 128)] if args.quick else [(64, 32), (128, 128), (384, 128)]
@@ -202,7 +314,7 @@ def main() -> None:
             t_vg, t_hvp = hvp_ratio(dtype, repeat)
             print(f"| {dtype} | {t_vg * 1e3:.1f} | {t_hvp * 1e3:.1f} | {t_hvp / t_vg:.2f} |")
 
-    seeds = list(range(2) if args.quick else range(5))
+    seeds = list(range(args.seeds or (2 if args.quick else 5)))
     evals = 100 if args.quick else 300
     print(f"\n### End to end: problem A, CNN, L-BFGS, {evals} evaluations, seeds {seeds}\n")
     print(

@@ -33,7 +33,9 @@ Usage (TensorFlow is not a toposcape dependency; install it where this runs)::
 
 ``PROBLEM.npz`` holds ``width``, ``height``, ``density``, ``fixed_dofs``, ``forces`` and
 ``mask`` (``cnn_compare.py`` writes it from the toposcape suite). Prints one JSON object:
-wall seconds and final compliance per seed.
+wall seconds and final compliance per seed. With ``--serve`` it instead answers requests
+``SEED EVALS`` read line by line from stdin with one JSON line each, so that a benchmark can
+alternate reference and toposcape runs (``cnn_compare.py --interleaved``).
 """
 
 from __future__ import annotations
@@ -256,6 +258,13 @@ def main() -> None:
         default=0,
         help="TensorFlow intra-op threads (0: TensorFlow's default, as the published code ran)",
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="read one seed per line from stdin and answer each with a JSON line (after a "
+        "first line with the TensorFlow version); --seeds is ignored. Lets a benchmark "
+        "alternate reference and toposcape runs seed by seed in one session",
+    )
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -264,6 +273,15 @@ def main() -> None:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     with np.load(args.problem) as data:
         problem = {key: data[key] for key in data.files}
+    if args.serve:
+        print(json.dumps({"tensorflow": tf.__version__, "physics": args.physics}), flush=True)
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            seed, evals = (int(v) for v in line.split())
+            t, loss, report = run_seed(problem, seed, evals, args.physics)
+            print(json.dumps({"seed": seed, "seconds": t, "loss": loss, **report}), flush=True)
+        return
     seconds, losses, reports = [], [], []
     for seed in args.seeds:
         t, loss, report = run_seed(problem, seed, args.evals, args.physics)
