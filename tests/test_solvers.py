@@ -67,7 +67,7 @@ def test_solves_spd_stiffness_system(solver):
 
 @pytest.mark.skipif("pardiso" not in SOLVERS, reason="PARDISO not available")
 def test_pardiso_two_level_factorization_on_a_large_system():
-    # Above TWO_LEVEL_THRESHOLD unknowns PARDISO factorizes with its two-level scheme; its
+    # PARDISO factorizes with its two-level scheme (above TWO_LEVEL_THRESHOLD unknowns); its
     # "improved" variant segfaulted in the solve phase with MKL 2026.2, so a system this size
     # runs in the default suite. Several designs and right-hand sides, value and HVP.
     problem = ts.problems.mbb_beam(width=112, height=96, density=0.5)
