@@ -268,11 +268,11 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
+    seeds = list(range(args.seeds or (2 if args.quick else 5)))
+    evals = 100 if args.quick else 300
     if args.interleaved:
         if not args.reference:
             parser.error("--interleaved needs --reference PYTHON")
-        seeds = list(range(args.seeds or (2 if args.quick else 5)))
-        evals = 100 if args.quick else 300
         print(f"\n### End to end, interleaved: problem A, CNN, L-BFGS, {evals} evaluations\n")
         print(
             "| seed | reference s | toposcape s | speed-up | reference loss | toposcape loss "
@@ -314,8 +314,6 @@ def main() -> None:
             t_vg, t_hvp = hvp_ratio(dtype, repeat)
             print(f"| {dtype} | {t_vg * 1e3:.1f} | {t_hvp * 1e3:.1f} | {t_hvp / t_vg:.2f} |")
 
-    seeds = list(range(args.seeds or (2 if args.quick else 5)))
-    evals = 100 if args.quick else 300
     print(f"\n### End to end: problem A, CNN, L-BFGS, {evals} evaluations, seeds {seeds}\n")
     print(
         "| implementation | settings | s per run, median | min-max | loss, median "

@@ -391,40 +391,7 @@ class _Block(nn.Module):
     """Parameters shared by both block kinds: a 5x5 (k x k) kernel, a bias per output filter
     and, with a nonzero ``offset_scale``, a trainable offset of the block's output shape.
 
-    ``weight_shape`` is the kernel layout of the subclass's torch convolution.
-    """
-
-    filter_axis = 0
-
-    def __init__(
-        self,
-        weight_shape: tuple[int, ...],
-        filters: int,
-        resize: int,
-        out_hw: tuple[int, int],
-        offset_scale: float,
-        dtype: torch.dtype,
-    ) -> None:
-        super().__init__()
-        self.resize = resize
-        self.offset_scale = offset_scale
-        self.weight = nn.Parameter(torch.zeros(*weight_shape, dtype=dtype))
-        self.bias = nn.Parameter(torch.zeros(filters, dtype=dtype))
-        if offset_scale != 0:
-            self.offset = nn.Parameter(torch.zeros(filters, *out_hw, dtype=dtype))
-        else:
-            self.offset = None
-
-    def _add_offset(self, x: torch.Tensor) -> torch.Tensor:
-        if self.offset is not None:
-            x = x + self.offset_scale * self.offset
-        return x
-
-
-class _UpsampleConvBlock(_Block):
-    """Reference block: tanh -> bilinear upsample -> normalise -> conv 'same' -> + offset.
-
-    ``weight`` is ``(filters, in_channels, k, k)``: output filters along axis 0.
+    The kernel's layout is the subclass's torch convolution's (:meth:`weight_shape`).
     """
 
     filter_axis = 0
@@ -439,8 +406,35 @@ class _UpsampleConvBlock(_Block):
         offset_scale: float,
         dtype: torch.dtype,
     ) -> None:
-        k = kernel_size
-        super().__init__((filters, in_channels, k, k), filters, resize, out_hw, offset_scale, dtype)
+        super().__init__()
+        self.resize = resize
+        self.offset_scale = offset_scale
+        weight_shape = self.weight_shape(in_channels, filters, kernel_size)
+        self.weight = nn.Parameter(torch.zeros(*weight_shape, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(filters, dtype=dtype))
+        if offset_scale != 0:
+            self.offset = nn.Parameter(torch.zeros(filters, *out_hw, dtype=dtype))
+        else:
+            self.offset = None
+
+    @staticmethod
+    def weight_shape(in_channels: int, filters: int, k: int) -> tuple[int, int, int, int]:
+        """Kernel shape ``(filters, in_channels, k, k)`` (Conv2d's layout)."""
+        return (filters, in_channels, k, k)
+
+    def _add_offset(self, x: torch.Tensor) -> torch.Tensor:
+        if self.offset is not None:
+            x = x + self.offset_scale * self.offset
+        return x
+
+
+class _UpsampleConvBlock(_Block):
+    """Reference block: tanh -> bilinear upsample -> normalise -> conv 'same' -> + offset.
+
+    ``weight`` is ``(filters, in_channels, k, k)``: output filters along axis 0.
+    """
+
+    filter_axis = 0
 
     @property
     def fan_in(self) -> int:
@@ -482,9 +476,13 @@ class _TransposeBlock(_Block):
         offset_scale: float,
         dtype: torch.dtype,
     ) -> None:
-        k = kernel_size
-        super().__init__((in_channels, filters, k, k), filters, resize, out_hw, offset_scale, dtype)
+        super().__init__(in_channels, filters, resize, kernel_size, out_hw, offset_scale, dtype)
         self.crop = max(kernel_size - resize, 0) // 2
+
+    @staticmethod
+    def weight_shape(in_channels: int, filters: int, k: int) -> tuple[int, int, int, int]:
+        """Kernel shape ``(in_channels, filters, k, k)`` (ConvTranspose2d's layout)."""
+        return (in_channels, filters, k, k)
 
     @property
     def fan_in(self) -> int:
