@@ -14,6 +14,7 @@ from .errors import (  # noqa: E402
     InvalidInputError,
     InvalidProblemError,
     UnderconstrainedProblemError,
+    UnknownNameError,
 )
 from .models.pixel import PixelObjective  # noqa: E402
 from .objective import Objective, SecondOrderObjective  # noqa: E402
@@ -38,6 +39,7 @@ __all__ = [
     "PixelObjective",
     "SecondOrderObjective",
     "UnderconstrainedProblemError",
+    "UnknownNameError",
     "landscape",
     "optim",
     "physics",

@@ -6,10 +6,19 @@ already catches ``ValueError`` keeps working; the subclasses say what kind of in
 
 from __future__ import annotations
 
-__all__ = ["InvalidProblemError", "UnderconstrainedProblemError", "InvalidInputError"]
+__all__ = [
+    "InvalidInputError",
+    "InvalidProblemError",
+    "UnderconstrainedProblemError",
+    "UnknownNameError",
+]
 
 
-class InvalidProblemError(ValueError):
+class InvalidInputError(ValueError):
+    """An argument has the right type but a bad value (shape, range, NaN/inf, empty)."""
+
+
+class InvalidProblemError(InvalidInputError):
     """A problem definition is invalid (sizes, DOF indices, loads, mask or target density)."""
 
 
@@ -17,5 +26,12 @@ class UnderconstrainedProblemError(InvalidProblemError):
     """The supports leave a rigid-body motion free, so the stiffness matrix is singular."""
 
 
-class InvalidInputError(ValueError):
-    """An array passed to a solver or objective is malformed (shape, NaN/inf, range)."""
+class UnknownNameError(KeyError, InvalidInputError):
+    """A name that no registry holds (a problem, an optimizer, an option).
+
+    A :class:`KeyError` (a lookup that failed) and a :class:`ValueError` (bad input), so code
+    catching either keeps working. Its message suggests the closest names.
+    """
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return str(self.args[0]) if self.args else ""
