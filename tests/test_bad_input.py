@@ -314,7 +314,7 @@ def test_category_function_bad_arguments():
         ts.problems.mbb_beam(width=8, height=4, density=1.2)
     with pytest.raises(InvalidProblemError, match="density"):
         ts.problems.mbb_beam(width=8, height=4, density=0)
-    with pytest.raises(InvalidProblemError, match="width must be a positive integer"):
+    with pytest.raises(InvalidProblemError, match="width must be an integer >= 1"):
         ts.problems.mbb_beam(width=0, height=4, density=0.5)
     with pytest.raises(KeyError):
         ts.problems.get("mbb_beam_96x32_0.55")

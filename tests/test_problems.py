@@ -9,8 +9,14 @@ import numpy as np
 import pytest
 
 from toposcape import problems
-from toposcape.errors import InvalidProblemError, UnderconstrainedProblemError
-from toposcape.problems import Problem, _circle_perimeter_aa, _line_aa
+from toposcape.errors import (
+    InvalidInputError,
+    InvalidProblemError,
+    UnderconstrainedProblemError,
+    UnknownNameError,
+)
+from toposcape.problems import Problem
+from toposcape.problems._raster import _circle_perimeter_aa, _line_aa
 
 ORACLE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "problems_116.npz"
 
@@ -199,24 +205,55 @@ def test_category_parameter_errors():
         problems.l_shape(20, 20, 0.3, aspect=1.5)
     with pytest.raises(InvalidProblemError, match="num_stories"):
         problems.staircase(20, 20, 0.3, num_stories=0)
-    with pytest.raises(InvalidProblemError, match="anchored"):
-        problems.suspended_bridge(20, 20, 0.3, anchored="yes")
     with pytest.raises(InvalidProblemError, match="ground_structure load x index"):
         problems.ground_structure(10, 40, 0.3)
-    with pytest.raises(InvalidProblemError, match="width"):
+    with pytest.raises(InvalidProblemError, match="mbb_beam: width must be an integer >= 1"):
         problems.mbb_beam(0, 10, 0.3)
-    with pytest.raises(InvalidProblemError, match="density"):
+    with pytest.raises(InvalidProblemError, match="mbb_beam: density must be .* in \\(0, 1\\)"):
         problems.mbb_beam(10, 10, 1.0)
+    with pytest.raises(InvalidProblemError, match="crane: force_position must be .* in \\[0, 1\\]"):
+        problems.crane(20, 20, 0.3, force_position=float("nan"))
+    with pytest.raises(InvalidProblemError, match="interval must be an integer >= 1"):
+        problems.multistory_building(16, 64, 0.3, interval=-8)
+
+
+@pytest.mark.parametrize(
+    ("func", "args", "kwargs", "match"),
+    [
+        (problems.mbb_beam, ("96", 32, 0.5), {}, "mbb_beam: width must be an integer"),
+        (problems.mbb_beam, (96.0, 32, 0.5), {}, "mbb_beam: width must be an integer"),
+        (problems.mbb_beam, (96, True, 0.5), {}, "mbb_beam: height must be an integer"),
+        (problems.mbb_beam, (96, 32, "0.5"), {}, "mbb_beam: density must be a finite real"),
+        (problems.mbb_beam, (96, 32, 0.5 + 0j), {}, "mbb_beam: density must be a finite real"),
+        (problems.l_shape, (20, 20, 0.3), {"aspect": "0.3"}, "l_shape: aspect must be"),
+        (problems.crane, (20, 20, 0.3), {"force_position": None}, "crane: force_position"),
+        (problems.staircase, (20, 20, 0.3), {"num_stories": 3.0}, "staircase: num_stories"),
+        (problems.ramp, ("20", 20, 0.3), {}, "ramp: width must be an integer"),
+        (problems.staggered_points, (32, 32, 0.3), {"interval": 8.0}, "interval"),
+        (problems.staggered_points, (32, 32, 0.3), {"break_symmetry": 1}, "break_symmetry"),
+        (problems.suspended_bridge, (20, 20, 0.3), {"anchored": "yes"}, "anchored"),
+        (problems.multistory_building, (16, 64, 0.3), {"interval": "8"}, "interval"),
+    ],
+)
+def test_category_type_errors(func, args, kwargs, match):
+    """A wrong type is a TypeError (not a ValueError), as everywhere in toposcape."""
+    with pytest.raises(TypeError, match=match) as info:
+        func(*args, **kwargs)
+    assert not isinstance(info.value, ValueError)
 
 
 # --------------------------------------------------------------------------------------
 # registry
 # --------------------------------------------------------------------------------------
 def test_get_unknown_name_lists_close_matches():
-    with pytest.raises(KeyError, match="mbb_beam_96x32_0.5"):
+    with pytest.raises(KeyError, match="did you mean 'mbb_beam_96x32_0.5'") as info:
         problems.get("mbb_beam_96x32_0.55")
-    with pytest.raises(KeyError, match="unknown problem"):
+    assert isinstance(info.value, UnknownNameError) and isinstance(info.value, ValueError)
+    assert "toposcape.problems.names()" in str(info.value)
+    with pytest.raises(UnknownNameError, match="unknown problem 'no such thing at all'"):
         problems.get("no such thing at all")
+    with pytest.raises(TypeError, match="a problem name must be a string"):
+        problems.get(3)
 
 
 def test_get_returns_fresh_equal_problem():
@@ -301,28 +338,24 @@ def test_constructor_copies_inputs():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"width": 0}, "width must be a positive integer"),
-        ({"width": -3}, "width must be a positive integer"),
-        ({"height": 2.5}, "height must be a positive integer"),
-        ({"width": True}, "width must be a positive integer"),
-        ({"density": 0.0}, "density must be strictly inside \\(0, 1\\)"),
-        ({"density": 1.0}, "density must be strictly inside \\(0, 1\\)"),
-        ({"density": float("nan")}, "density must be finite"),
-        ({"density": "0.3"}, "density must be a real number"),
+        ({"width": 0}, "Problem: width must be an integer >= 1, got 0"),
+        ({"width": -3}, "Problem: width must be an integer >= 1, got -3"),
+        ({"height": np.int64(0)}, "Problem: height must be an integer >= 1"),
+        ({"density": 0.0}, "density must be a finite real number in \\(0, 1\\), got 0.0"),
+        ({"density": 1.0}, "density must be a finite real number in \\(0, 1\\), got 1.0"),
+        ({"density": float("nan")}, "density must be a finite real number .*, got nan"),
+        ({"density": float("inf")}, "density must be a finite real number .*, got inf"),
         ({"fixed_dofs": [0, 1.5]}, "integer-valued: fixed_dofs\\[1\\] = 1.5"),
         ({"fixed_dofs": [0, 1, N_DOFS]}, f"fixed_dofs\\[2\\] = {N_DOFS} is out of range"),
         ({"fixed_dofs": [-1, 0]}, "fixed_dofs\\[0\\] = -1 is out of range"),
-        ({"fixed_dofs": np.ones(N_DOFS, dtype=bool)}, "boolean"),
         ({"fixed_dofs": [[0, 1]]}, "1-D"),
         ({"forces": np.zeros(N_DOFS - 1)}, f"forces must have length exactly .* = {N_DOFS}"),
         ({"forces": np.full(N_DOFS, np.inf)}, "forces must be finite: forces\\[0\\]"),
         ({"forces": np.zeros(N_DOFS)}, "no nonzero load acts on a free DOF"),
         ({"forces": np.eye(1, N_DOFS, 1)[0]}, "no nonzero load acts on a free DOF"),
-        ({"forces": np.zeros(N_DOFS, dtype=complex)}, "real numbers"),
         ({"mask": np.ones((W, H))}, "mask must have shape \\(H, W\\) = \\(4, 6\\)"),
         ({"mask": np.full((H, W), 2)}, "mask values must be 0/1 or bool"),
         ({"mask": np.zeros((H, W), dtype=bool)}, "mask has no designable cell"),
-        ({"name": 3}, "name must be a str"),
     ],
 )
 def test_invalid_problem(kwargs, match):
@@ -339,7 +372,44 @@ def test_invalid_problem(kwargs, match):
     with pytest.raises(InvalidProblemError, match=match) as info:
         Problem(**args)
     assert not isinstance(info.value, UnderconstrainedProblemError)
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, InvalidInputError) and isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"width": "6"}, "Problem: width must be an integer >= 1, got '6' \\(str\\)"),
+        ({"height": 4.0}, "Problem: height must be an integer >= 1, got 4.0 \\(float\\)"),
+        ({"width": True}, "Problem: width must be an integer"),
+        ({"density": "0.3"}, "Problem: density must be a finite real number"),
+        ({"density": None}, "Problem: density must be a finite real number"),
+        ({"fixed_dofs": np.ones(N_DOFS, dtype=bool)}, "boolean array .*numpy.flatnonzero"),
+        ({"fixed_dofs": np.array([0, 1], dtype=complex)}, "fixed_dofs .* complex array"),
+        ({"fixed_dofs": np.array([0, 1], dtype=object)}, "fixed_dofs .* object array"),
+        ({"fixed_dofs": ["0", "1"]}, "fixed_dofs .* string array"),
+        ({"fixed_dofs": "0 1"}, "fixed_dofs must be integer DOF indices, got '0 1'"),
+        ({"fixed_dofs": None}, "fixed_dofs must be integer DOF indices, got None"),
+        ({"forces": np.zeros(N_DOFS, dtype=complex)}, "forces .* complex array.*take .real"),
+        ({"forces": np.zeros(N_DOFS, dtype=object)}, "forces .* object array"),
+        ({"forces": [[0.0], [0.0, 1.0]]}, "forces must be an array of real numbers \\("),
+        ({"mask": np.ones((H, W), dtype=complex)}, "mask .* complex array"),
+        ({"mask": np.full((H, W), "1")}, "mask .* string array"),
+        ({"name": 3}, "Problem: name must be a str, got 3 \\(int\\)"),
+    ],
+)
+def test_problem_type_errors(kwargs, match):
+    """Wrong types are TypeErrors (the layer's convention), not InvalidProblemErrors."""
+    args = {
+        "width": W,
+        "height": H,
+        "density": 0.4,
+        "fixed_dofs": _cantilever_fixed(),
+        "forces": _tip_load(),
+    }
+    args.update(kwargs)
+    with pytest.raises(TypeError, match=match) as info:
+        Problem(**args)
+    assert not isinstance(info.value, ValueError)
 
 
 @pytest.mark.parametrize(
