@@ -635,12 +635,12 @@ def test_bad_arguments_raise_value_error():
                 ts.optim.get(name, lr=lr)
     with pytest.raises(ValueError, match="lr"):
         ts.optim.get("gd")  # lr is required
-    for memory in (0, -1, 1.5):
-        with pytest.raises(ValueError, match="memory"):
+    for memory, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError)):
+        with pytest.raises(error, match="memory"):
             ts.optim.get("lbfgs", memory=memory)
-        with pytest.raises(ValueError, match="memory"):
+        with pytest.raises(error, match="memory"):
             ts.optim.get("hd", memory=memory, lr=0.1)
-    with pytest.raises(ValueError, match="unexpected|keyword"):
+    with pytest.raises(ts.UnknownNameError, match="no option 'learning_rate'.*memory=10"):
         ts.optim.get("lbfgs", learning_rate=1.0)
 
     obj = Rosenbrock(n=6)
@@ -649,8 +649,10 @@ def test_bad_arguments_raise_value_error():
         opt.run(obj, max_evals=0)
     with pytest.raises(ValueError, match="max_evals"):
         opt.run(obj, max_evals=-5)
-    with pytest.raises(ValueError, match="max_steps"):
+    with pytest.raises(TypeError, match="max_steps"):
         opt.run(obj, max_evals=10, max_steps=2.5)
+    with pytest.raises(TypeError, match="max_evals"):
+        opt.run(obj, max_evals=3.0)  # accepted before the validation layer
     with pytest.raises(ValueError, match="budget"):
         opt.run(obj, max_evals=None, max_steps=None)
     with pytest.raises(ValueError, match="shape"):

@@ -66,10 +66,65 @@ class PixelObjective:
         self._theta: np.ndarray | None = None
         self._sig: SigmoidState | None = None
         self._x_phys: np.ndarray | None = None
+        self._free: np.ndarray | None = None
+        self._volume_gradient: np.ndarray | None = None
 
     @property
     def x0(self) -> np.ndarray:
         return (self.problem.density * self.mask).astype(np.float64).ravel()
+
+    # ----------------------------------------------------------------------------------------
+    # The volume, for optimizers that enforce it themselves (OC, MMA: Requirements.explicit_volume)
+    @property
+    def explicit_volume(self) -> bool:
+        """True when ``theta`` are densities and the optimizer must enforce the volume."""
+        return not self.volume_constraint
+
+    @property
+    def target_volume(self) -> float:
+        """The problem's target density: the mean of ``x_phys`` over the designable cells."""
+        return float(self.problem.density)
+
+    @property
+    def free(self) -> np.ndarray:
+        """(size,) bool: the designable cells, the only parameters an optimizer may move."""
+        return self.mask.ravel().copy()
+
+    def volume(self, theta: np.ndarray) -> float:
+        """Mean physical density ``x_phys`` over the designable cells at ``theta``.
+
+        With ``volume_constraint=False`` this is the linear function
+        ``V(theta) = volume_gradient() . theta`` (computed through the filter); with the
+        volume constraint every design meets the target, up to rounding.
+        """
+        if self.volume_constraint:
+            x_phys = self._forward(theta).ravel()
+        else:
+            theta = self._check_theta(theta)
+            x_phys = self.filter.matrix @ (theta * self.mask.ravel())
+        index = self._free_index()
+        return float(np.sum(x_phys[index]) / index.size)
+
+    def volume_gradient(self) -> np.ndarray:
+        """(size,) gradient of :meth:`volume` in density space: ``m * F^T m / n_d``.
+
+        Only with ``volume_constraint=False`` (with it the volume is constant).
+        """
+        if self.volume_constraint:
+            raise InvalidInputError(
+                "volume_gradient() needs PixelObjective(..., volume_constraint=False): with the "
+                "volume constraint theta are logits and every design meets the target volume"
+            )
+        if self._volume_gradient is None:
+            m = self.mask.ravel().astype(np.float64)
+            n_design = self._free_index().size
+            self._volume_gradient = m * np.asarray(self.filter.matrix.T @ m).ravel() / n_design
+        return self._volume_gradient.copy()
+
+    def _free_index(self) -> np.ndarray:
+        if self._free is None:
+            self._free = np.flatnonzero(self.mask.ravel())
+        return self._free
 
     # ----------------------------------------------------------------------------------------
     def _check_theta(self, theta: np.ndarray, name: str = "theta") -> np.ndarray:

@@ -10,7 +10,8 @@ See :mod:`toposcape.optim.presets` for the named optimizers.
 
 from .directions import LBFGS, Adagrad, Adam, DirectionRule, Identity, Momentum, RMSProp
 from .optimizer import Optimizer
-from .presets import get, names, register
+from .presets import REQUIRED, Option, Preset, describe, get, names, preset, register
+from .protocol import Requirements, Runner, RunState
 from .steps import Armijo, Constant, GoldenSection, Schedule, StepRule, StrongWolfe
 from .trajectory import Trajectory
 from .transforms import GradientTransform, LandscapeModification
@@ -28,12 +29,20 @@ __all__ = [
     "LandscapeModification",
     "Momentum",
     "Optimizer",
+    "Option",
+    "Preset",
+    "REQUIRED",
+    "Requirements",
+    "RunState",
+    "Runner",
     "RMSProp",
     "Schedule",
     "StepRule",
     "StrongWolfe",
     "Trajectory",
+    "describe",
     "get",
     "names",
+    "preset",
     "register",
 ]

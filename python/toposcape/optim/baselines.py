@@ -40,10 +40,11 @@ References
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .. import _validate
+from ..errors import InvalidInputError
+from .protocol import Requirements, Runner
 from .trajectory import Trajectory, TrajectoryRecorder
 
 __all__ = ["OptimalityCriteria", "MMA"]
@@ -53,117 +54,49 @@ __all__ = ["OptimalityCriteria", "MMA"]
 # Shared helpers
 # ---------------------------------------------------------------------------------------------
 class _VolumeConstraint:
-    """The linear volume ``V(theta) = grad . theta`` of a density-space pixel objective."""
+    """The linear volume ``V(theta) = grad . theta``, read through the objective's public API.
+
+    ``Requirements(explicit_volume=True).check`` has verified that the objective offers
+    ``free``, ``target_volume``, ``volume(theta)`` and ``volume_gradient()``.
+    """
 
     def __init__(self, obj, who: str) -> None:
-        missing = [
-            a
-            for a in ("volume_constraint", "filter", "mask", "problem", "size")
-            if not hasattr(obj, a)
-        ]
-        if missing:
-            raise ValueError(
-                f"{who} needs a density-space pixel objective, "
-                "toposcape.PixelObjective(problem, volume_constraint=False); "
-                f"{type(obj).__name__} lacks the attribute(s) {', '.join(missing)}"
-            )
-        if obj.volume_constraint:
-            raise ValueError(
-                f"{who} enforces the volume constraint itself and needs "
-                "PixelObjective(problem, volume_constraint=False) (theta = densities in [0, 1]); "
-                "got an objective with volume_constraint=True (theta = logits)"
-            )
-        matrix = getattr(obj.filter, "matrix", None)
-        density = getattr(obj.problem, "density", None)
-        if matrix is None or density is None:
-            raise ValueError(
-                f"{who} needs obj.filter.matrix (the cone filter F) and obj.problem.density"
-            )
-        mask = np.asarray(obj.mask, dtype=bool).ravel()
-        size = int(obj.size)
-        if mask.size != size or matrix.shape != (size, size):
-            raise ValueError(
-                f"{who}: inconsistent objective (size {size}, mask of {mask.size} cells, "
-                f"filter of shape {matrix.shape})"
+        mask = np.asarray(obj.free, dtype=bool).ravel()
+        if mask.size != obj.size:
+            raise InvalidInputError(
+                f"{who}: objective.free must have one entry per parameter ({obj.size}), "
+                f"got {mask.size}"
             )
         n_design = int(mask.sum())
         if n_design == 0:
-            raise ValueError(f"{who}: the problem has no designable cells")
+            raise InvalidInputError(f"{who}: the problem has no designable cells")
         self.mask = mask
         self.index = np.flatnonzero(mask)
         self.n_design = n_design
-        self.density = float(density)
-        self.matrix = matrix
-        m = mask.astype(np.float64)
-        # grad V = m * F^T m / n_d; strictly positive on designable cells (F_ii > 0 there).
-        self.grad = m * np.asarray(matrix.T @ m).ravel() / n_design
+        self.density = _validate.real(
+            obj.target_volume, "objective.target_volume", minimum=0.0, maximum=1.0, who=who
+        )
+        self.grad = _validate.vector(obj.volume_gradient(), "volume_gradient()", obj.size, who=who)
+        self._volume = obj.volume
 
     def __call__(self, theta: np.ndarray) -> float:
         """``V(theta)``: mean physical density over the designable cells."""
-        x_phys = self.matrix @ (theta * self.mask)
-        return float(np.sum(x_phys[self.index]) / self.n_design)
+        return float(self._volume(theta))
 
     def feasible(self, volume: float, rtol: float) -> bool:
         return volume <= self.density * (1.0 + rtol) + 1e-15
 
 
-def _check_budgets(max_evals, max_steps, who: str) -> tuple[int | None, int | None]:
-    def as_int(value, name, minimum):
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ValueError(f"{who}: {name} must be an integer or None, got {value!r}")
-        if value < minimum:
-            raise ValueError(f"{who}: {name} must be >= {minimum}, got {value}")
-        return int(value)
-
-    max_evals = as_int(max_evals, "max_evals", 1)
-    max_steps = as_int(max_steps, "max_steps", 0)
-    if max_evals is None and max_steps is None:
-        raise ValueError(f"{who} needs a finite budget: max_evals or max_steps (or both)")
-    return max_evals, max_steps
-
-
-def _check_theta0(obj, theta0, vol: _VolumeConstraint, who: str) -> np.ndarray:
-    theta = obj.x0 if theta0 is None else theta0
-    if np.iscomplexobj(theta):
-        raise ValueError(f"{who}: theta0 must be real")
-    theta = np.array(theta, dtype=np.float64, copy=True)
-    if theta.shape != (vol.mask.size,):
-        raise ValueError(
-            f"{who}: theta0 must be a flat vector of length {vol.mask.size}, got shape "
-            f"{theta.shape}"
-        )
-    if not np.all(np.isfinite(theta)):
-        raise ValueError(f"{who}: theta0 contains NaN or inf")
+def _check_theta0(theta: np.ndarray, vol: _VolumeConstraint, who: str) -> np.ndarray:
+    """Densities in [0, 1] on the designable cells; cells outside the mask are set to 0."""
     designable = theta[vol.index]
     if designable.min() < 0.0 or designable.max() > 1.0:
-        raise ValueError(
-            f"{who}: theta0 must be densities in [0, 1] on the designable cells "
-            f"(got min {designable.min():g}, max {designable.max():g})"
+        raise InvalidInputError(
+            f"{who}: theta0 must be densities in [0, 1] on the designable cells, got values in "
+            f"[{designable.min():g}, {designable.max():g}]"
         )
     theta[~vol.mask] = 0.0  # cells outside the mask do not enter the design; keep them at 0
     return theta
-
-
-def _check_fraction(value, name: str, who: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{who}: {name} must be a real number, got {value!r}")
-    value = float(value)
-    if not (np.isfinite(value) and 0.0 < value <= 1.0):
-        raise ValueError(f"{who}: {name} must lie in (0, 1], got {value!r}")
-    return value
-
-
-def _check_positive(value, name: str, who: str, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{who}: {name} must be a real number, got {value!r}")
-    value = float(value)
-    ok = value >= 0.0 if allow_zero else value > 0.0
-    if not (np.isfinite(value) and ok):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{who}: {name} must be finite and {bound}, got {value!r}")
-    return value
 
 
 def _step_stats(theta_new, theta_old, grad_old) -> tuple[float, float]:
@@ -235,7 +168,7 @@ def _finish(
 # ---------------------------------------------------------------------------------------------
 # Optimality criteria
 # ---------------------------------------------------------------------------------------------
-class OptimalityCriteria:
+class OptimalityCriteria(Runner):
     r"""The optimality-criteria (OC) method of the 88-line code, with an exact volume.
 
     For the compliance ``c(x)`` with gradient ``dc`` and the linear volume ``V(x)`` with
@@ -294,6 +227,7 @@ class OptimalityCriteria:
     """
 
     name = "oc"
+    requires = Requirements(explicit_volume=True)
 
     def __init__(
         self,
@@ -304,11 +238,13 @@ class OptimalityCriteria:
         feasibility_tol: float = 1e-6,
     ) -> None:
         who = "OptimalityCriteria"
-        self.move = _check_fraction(move, "move", who)
-        self.damping = _check_positive(damping, "damping", who)
-        self.tol = _check_positive(tol, "tol", who)
-        self.xtol = _check_positive(xtol, "xtol", who, allow_zero=True)
-        self.feasibility_tol = _check_positive(feasibility_tol, "feasibility_tol", who)
+        self.move = _validate.real(move, "move", minimum=0.0, maximum=1.0, lower_open=True, who=who)
+        self.damping = _validate.real(damping, "damping", minimum=0.0, lower_open=True, who=who)
+        self.tol = _validate.real(tol, "tol", minimum=0.0, lower_open=True, who=who)
+        self.xtol = _validate.real(xtol, "xtol", minimum=0.0, who=who)
+        self.feasibility_tol = _validate.real(
+            feasibility_tol, "feasibility_tol", minimum=0.0, lower_open=True, who=who
+        )
 
     def __repr__(self) -> str:
         return (
@@ -359,41 +295,26 @@ class OptimalityCriteria:
         x_new[idx] = candidate(lam)
         return x_new, lam
 
-    def run(
+    def _run(
         self,
         obj,
-        theta0: np.ndarray | None = None,
-        max_evals: int | None = 300,
-        max_steps: int | None = None,
-        record_params: bool = False,
+        theta: np.ndarray,
+        *,
+        max_evals: int | None,
+        max_steps: int | None,
+        recorder: TrajectoryRecorder,
+        record_memory: bool,
     ) -> Trajectory:
-        """Run OC on ``obj`` (a ``PixelObjective(..., volume_constraint=False)``).
+        """OC on a density-space objective; see :meth:`Runner.run` for the arguments.
 
-        Parameters
-        ----------
-        obj : PixelObjective
-            Density-space pixel objective (``volume_constraint=False``).
-        theta0 : ndarray (size,), optional
-            Initial densities in [0, 1]; default ``obj.x0 = rho * mask`` (feasible).
-            Entries outside the mask are set to 0.
-        max_evals, max_steps : int or None
-            Budgets (objective evaluations, OC updates); the run stops at whichever is reached
-            first (``"max_evals"`` is reported when both are reached together). At least one
-            must be given.
-        record_params : bool
-            Keep every iterate in ``traj.thetas``.
-
-        Returns
-        -------
-        Trajectory
-            Losses are compliance values; see the class notes for the extras.
+        ``theta0`` defaults to ``obj.x0 = rho * mask`` (feasible); entries outside the mask
+        are set to 0. Every OC update costs one evaluation and is an accepted step. Losses
+        are compliance values; see the class notes for the extras.
         """
         who = "OptimalityCriteria"
         vol = _VolumeConstraint(obj, who)
-        max_evals, max_steps = _check_budgets(max_evals, max_steps, who)
-        theta = _check_theta0(obj, theta0, vol, who)
+        theta = _check_theta0(theta, vol, who)
 
-        recorder = TrajectoryRecorder(theta, record_params=record_params)
         best = _BestFeasible(vol, self.feasibility_tol)
         volumes: list[float] = []
         multipliers: list[float] = []
@@ -421,6 +342,9 @@ class OptimalityCriteria:
         steps = 0
         reason, message = "", ""
         while True:
+            if recorder.stop_requested:
+                reason, message = "callback", "stopped by the callback"
+                break
             if max_evals is not None and recorder.n_evals >= max_evals:
                 reason = "max_evals"
                 break
@@ -448,6 +372,9 @@ class OptimalityCriteria:
             multipliers.append(lam)
             recorder.accept(theta, f, g, step_size=t, directional_derivative=gd)
             volumes.append(v_new)
+            if recorder.stop_requested:
+                reason, message = "callback", "stopped by the callback"
+                break
         return _finish(
             recorder,
             theta,
@@ -483,7 +410,7 @@ class _StopRun(Exception):
         self.message = message
 
 
-class MMA:
+class MMA(Runner):
     r"""The method of moving asymptotes through nlopt's ``LD_MMA`` (Svanberg 1987, 2002).
 
     Solves, over the designable densities ``x`` (cells outside the mask are fixed at 0 and are
@@ -543,6 +470,7 @@ class MMA:
     """
 
     name = "mma"
+    requires = Requirements(explicit_volume=True)
 
     def __init__(
         self,
@@ -551,11 +479,19 @@ class MMA:
         feasibility_tol: float = 1e-6,
     ) -> None:
         who = "MMA"
-        self.initial_step = (
-            None if initial_step is None else _check_fraction(initial_step, "initial_step", who)
+        self.initial_step = _validate.real(
+            initial_step,
+            "initial_step",
+            minimum=0.0,
+            maximum=1.0,
+            lower_open=True,
+            allow_none=True,
+            who=who,
         )
-        self.constraint_tol = _check_positive(constraint_tol, "constraint_tol", who, True)
-        self.feasibility_tol = _check_positive(feasibility_tol, "feasibility_tol", who)
+        self.constraint_tol = _validate.real(constraint_tol, "constraint_tol", minimum=0.0, who=who)
+        self.feasibility_tol = _validate.real(
+            feasibility_tol, "feasibility_tol", minimum=0.0, lower_open=True, who=who
+        )
 
     def __repr__(self) -> str:
         return (
@@ -563,37 +499,25 @@ class MMA:
             f"feasibility_tol={self.feasibility_tol!r})"
         )
 
-    def run(
+    def _run(
         self,
         obj,
-        theta0: np.ndarray | None = None,
-        max_evals: int | None = 300,
-        max_steps: int | None = None,
-        record_params: bool = False,
+        theta0: np.ndarray,
+        *,
+        max_evals: int | None,
+        max_steps: int | None,
+        recorder: TrajectoryRecorder,
+        record_memory: bool,
     ) -> Trajectory:
-        """Run MMA on ``obj`` (a ``PixelObjective(..., volume_constraint=False)``).
+        """MMA on a density-space objective; see :meth:`Runner.run` for the arguments.
 
-        Parameters
-        ----------
-        obj : PixelObjective
-            Density-space pixel objective (``volume_constraint=False``).
-        theta0 : ndarray (size,), optional
-            Initial densities in [0, 1]; default ``obj.x0 = rho * mask`` (feasible).
-            Entries outside the mask are set to 0. nlopt evaluates it first.
-        max_evals, max_steps : int or None
-            Budgets; every evaluation is an iterate, so nlopt's ``maxeval`` is
-            ``min(max_evals, max_steps + 1)``. At least one must be given.
-        record_params : bool
-            Keep every iterate in ``traj.thetas``.
-
-        Returns
-        -------
-        Trajectory
+        ``theta0`` defaults to ``obj.x0 = rho * mask`` (feasible); entries outside the mask
+        are set to 0, and nlopt evaluates it first. Every evaluation is an iterate, so
+        nlopt's ``maxeval`` is ``min(max_evals, max_steps + 1)``.
         """
         who = "MMA"
         vol = _VolumeConstraint(obj, who)
-        max_evals, max_steps = _check_budgets(max_evals, max_steps, who)
-        theta0 = _check_theta0(obj, theta0, vol, who)
+        theta0 = _check_theta0(theta0, vol, who)
         nlopt = _import_nlopt()
 
         limit = min(
@@ -603,7 +527,6 @@ class MMA:
         dv = vol.grad[idx].copy()
         target = vol.density
 
-        recorder = TrajectoryRecorder(theta0, record_params=record_params)
         best = _BestFeasible(vol, self.feasibility_tol)
         volumes: list[float] = []
         state = {"theta": theta0.copy(), "grad": None}
@@ -639,6 +562,8 @@ class MMA:
                 state["theta"], state["grad"] = theta, g
                 if not np.isfinite(f):
                     raise _StopRun("nonfinite_loss", f"compliance {f} at theta0")
+                if recorder.stop_requested:
+                    raise _StopRun("callback", "stopped by the callback")
                 if grad.size > 0:
                     grad[:] = g[idx]
                 return f

@@ -11,7 +11,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _validate
+from ..errors import InvalidInputError
 
 __all__ = [
     "DirectionRule",
@@ -104,15 +105,16 @@ class LBFGS(DirectionRule):
     name = "lbfgs"
 
     def __init__(self, memory: int = 10, pair_dtype: str = "float64") -> None:
-        if int(memory) != memory or memory < 1:
-            raise ValueError(f"memory must be an integer >= 1, got {memory!r}")
+        memory = _validate.integer(memory, "memory", minimum=1, who="LBFGS")
         try:
             dtype = np.dtype(pair_dtype) if pair_dtype is not None else None
         except TypeError:
             dtype = None
         if dtype is None or dtype.name not in ("float64", "float32"):
-            raise ValueError(f"pair_dtype must be 'float64' or 'float32', got {pair_dtype!r}")
-        self.memory = int(memory)
+            raise InvalidInputError(
+                f"LBFGS: pair_dtype must be 'float64' or 'float32', got {pair_dtype!r}"
+            )
+        self.memory = memory
         self.pair_dtype = dtype.name
         self._mem = None
         #: Set by the optimizer with record_memory=True: every stored pair and, per step, the
@@ -188,10 +190,10 @@ class Momentum(DirectionRule):
     name = "momentum"
 
     def __init__(self, beta: float = 0.9, nesterov: bool = False) -> None:
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"beta must lie in [0, 1), got {beta}")
-        self.beta = float(beta)
-        self.nesterov = bool(nesterov)
+        self.beta = _validate.real(
+            beta, "beta", minimum=0.0, maximum=1.0, upper_open=True, who="Momentum"
+        )
+        self.nesterov = _validate.flag(nesterov, "nesterov", who="Momentum")
 
     def _params(self) -> dict:
         return {"beta": self.beta, "nesterov": self.nesterov}
@@ -214,11 +216,10 @@ class Adam(DirectionRule):
     name = "adam"
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7) -> None:
-        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-            raise ValueError("beta1 and beta2 must lie in [0, 1)")
-        if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        unit = {"minimum": 0.0, "maximum": 1.0, "upper_open": True, "who": "Adam"}
+        self.beta1 = _validate.real(beta1, "beta1", **unit)
+        self.beta2 = _validate.real(beta2, "beta2", **unit)
+        self.eps = _validate.real(eps, "eps", minimum=0.0, lower_open=True, who="Adam")
 
     def _params(self) -> dict:
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
@@ -246,11 +247,10 @@ class RMSProp(DirectionRule):
     name = "rmsprop"
 
     def __init__(self, rho: float = 0.9, eps: float = 1e-7) -> None:
-        if not 0.0 <= rho < 1.0:
-            raise ValueError(f"rho must lie in [0, 1), got {rho}")
-        if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps}")
-        self.rho, self.eps = float(rho), float(eps)
+        self.rho = _validate.real(
+            rho, "rho", minimum=0.0, maximum=1.0, upper_open=True, who="RMSProp"
+        )
+        self.eps = _validate.real(eps, "eps", minimum=0.0, lower_open=True, who="RMSProp")
 
     def _params(self) -> dict:
         return {"rho": self.rho, "eps": self.eps}
@@ -271,11 +271,8 @@ class Adagrad(DirectionRule):
     name = "adagrad"
 
     def __init__(self, initial: float = 0.1, eps: float = 1e-7) -> None:
-        if not initial >= 0:
-            raise ValueError(f"initial accumulator must be >= 0, got {initial}")
-        if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps}")
-        self.initial, self.eps = float(initial), float(eps)
+        self.initial = _validate.real(initial, "initial", minimum=0.0, who="Adagrad")
+        self.eps = _validate.real(eps, "eps", minimum=0.0, lower_open=True, who="Adagrad")
 
     def _params(self) -> dict:
         return {"initial": self.initial, "eps": self.eps}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _validate
 from . import _vec
 from .directions import DirectionRule
+from .protocol import Requirements, Runner
 from .steps import BudgetExhausted, StepContext, StepRule, Trial
 from .trajectory import Trajectory, TrajectoryRecorder
 from .transforms import GradientTransform
@@ -17,7 +19,7 @@ from .transforms import GradientTransform
 __all__ = ["Optimizer"]
 
 
-class Optimizer:
+class Optimizer(Runner):
     """Compose a direction rule, a step rule and gradient transforms into an optimizer.
 
     One iteration: transform the gradient (``G``), ask the direction rule for ``d``, let the
@@ -65,96 +67,68 @@ class Optimizer:
         for t in transforms:
             if not isinstance(t, GradientTransform):
                 raise TypeError(f"transforms must be GradientTransforms, got {type(t).__name__}")
-        if not (gtol >= 0 and ftol >= 0):
-            raise ValueError("gtol and ftol must be >= 0")
+        who = "Optimizer"
         self.direction = direction
         self.step = step
         self.transforms = tuple(transforms)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{who}: name must be a string or None, got {_validate.given(name)}")
         self.name = name or f"{direction.name}+{step.name}"
-        self.gtol = float(gtol)
-        self.ftol = float(ftol)
-        self.restart_on_failure = bool(restart_on_failure)
+        self.gtol = _validate.real(gtol, "gtol", minimum=0.0, who=who)
+        self.ftol = _validate.real(ftol, "ftol", minimum=0.0, who=who)
+        self.restart_on_failure = _validate.flag(restart_on_failure, "restart_on_failure", who)
 
     def __repr__(self) -> str:
         parts = [repr(self.direction), repr(self.step), *map(repr, self.transforms)]
         return f"Optimizer({self.name!r}: {' x '.join(parts)})"
 
-    def _transform(self, f: float, g: np.ndarray) -> tuple[float, np.ndarray]:
-        for t in self.transforms:
-            f, g = t.apply(f, g)
-        return f, g
+    @property
+    def requires(self) -> Requirements:  # type: ignore[override]
+        """Curvature memory when the direction rule keeps L-BFGS pairs; nothing else."""
+        return Requirements(curvature_memory=hasattr(self.direction, "record"))
 
-    def run(
+    def _run(
         self,
         obj,
-        theta0: np.ndarray | None = None,
-        max_evals: int | None = 300,
-        max_steps: int | None = None,
-        record_params: bool = False,
-        record_memory: bool = False,
-        progress: bool = False,
+        theta: np.ndarray,
+        *,
+        max_evals: int | None,
+        max_steps: int | None,
+        recorder: TrajectoryRecorder,
+        record_memory: bool,
     ) -> Trajectory:
-        """Minimize ``obj`` from ``theta0`` until a budget is spent or a stopping test passes.
+        """The iteration of the class docstring (see :meth:`Runner.run` for the arguments).
 
-        Parameters
-        ----------
-        obj : Objective
-            Anything with ``value_and_grad(theta) -> (float, ndarray)`` and ``size``.
-        theta0 : ndarray (size,), optional
-            Start; ``obj.x0`` by default.
-        max_evals : int or None
-            Budget of objective evaluations (the one at ``theta0`` included); None: no limit.
-            When it runs out inside a line search, the lowest trial point of that search is
-            taken as a last iterate if it lowers the loss.
-        max_steps : int or None
-            Budget of accepted steps; None: no limit.
-        record_params : bool
-            Keep every iterate in ``traj.thetas``.
-        record_memory : bool
-            With an L-BFGS direction, keep the curvature pairs so that the quasi-Newton matrix of
-            any step can be rebuilt (``traj.pairs``, ``traj.memory``).
-        progress : bool
-            Show a tqdm progress bar with the current loss.
-
-        Returns
-        -------
-        Trajectory
+        When the evaluation budget runs out inside a line search, the lowest trial point of
+        that search is taken as a last iterate if it lowers the loss.
         """
-        if max_evals is None and max_steps is None:
-            raise ValueError("give at least one budget: max_evals or max_steps")
-        for value, label in ((max_evals, "max_evals"), (max_steps, "max_steps")):
-            if value is not None and (int(value) != value or value < 0):
-                raise ValueError(f"{label} must be a non-negative integer or None, got {value!r}")
-        if max_evals is not None and max_evals < 1:
-            raise ValueError("max_evals must be >= 1 (the start point is evaluated)")
-        if theta0 is None:
-            theta0 = obj.x0
-        theta = np.array(theta0, dtype=np.float64, copy=True)
-        if theta.ndim != 1 or theta.size != obj.size:
-            raise ValueError(f"theta0 must have shape ({obj.size},), got {np.shape(theta0)}")
-        if not np.all(np.isfinite(theta)):
-            raise ValueError("theta0 contains NaN or inf")
+        # Rules carry per-run state (curvature pairs, moments, running minima): each run works
+        # on its own copies, so one optimizer can run in several threads at once.
+        direction = copy.copy(self.direction)
+        transforms = tuple(copy.copy(t) for t in self.transforms)
+        step_rule = self.step
 
-        record_memory = bool(record_memory)
-        direction = self.direction
+        def transform(f: float, g: np.ndarray) -> tuple[float, np.ndarray]:
+            for t in transforms:
+                f, g = t.apply(f, g)
+            return f, g
+
         direction.reset(theta.size)
         if hasattr(direction, "record"):
             direction.record = record_memory
-        memory_log: list | None = [] if record_memory and hasattr(direction, "record") else None
-        rec = TrajectoryRecorder(theta, record_params=record_params)
-        bar = _progress_bar(progress, max_evals, max_steps, self.name)
+        memory_log: list | None = [] if record_memory else None
+        rec = recorder
 
         f, g = obj.value_and_grad(theta)
         f = float(f)
         g = np.asarray(g, dtype=np.float64)
         rec.evaluation(theta, f)
         rec.accept(theta, f, g)
-        _tick(bar, f, 1)
         if not (np.isfinite(f) and np.all(np.isfinite(g))):
-            return self._finish(rec, theta, "nonfinite_loss", "non-finite loss at theta0", bar)
-        for t in self.transforms:
+            return rec.finish(theta, "nonfinite_loss", "non-finite loss at theta0", self.name)
+        for t in transforms:
             t.reset(f)
-        F, G = self._transform(f, g)
+        F, G = transform(f, g)
 
         def evaluate_along(base: np.ndarray, d: np.ndarray):
             def evaluate(step: float) -> Trial:
@@ -165,14 +139,13 @@ class Optimizer:
                 loss = float(loss)
                 grad = np.asarray(grad, dtype=np.float64)
                 rec.evaluation(point, loss)
-                _tick(bar, loss, 1)
                 finite = bool(np.isfinite(loss))
                 if finite:
-                    value, gvec = self._transform(loss, grad)
+                    value, gvec = transform(loss, grad)
                     slope = _vec.dot(gvec, d)
                     # Without transforms a finite slope proves every gradient entry finite
                     # (an inf entry makes its term inf or NaN), saving a pass; otherwise test.
-                    if self.transforms or not math.isfinite(slope):
+                    if transforms or not math.isfinite(slope):
                         finite = bool(np.all(np.isfinite(grad)))
                 if not finite:
                     value, gvec, slope = np.nan, grad, np.nan
@@ -183,6 +156,9 @@ class Optimizer:
         steps = 0
         reason, message = "", ""
         while True:
+            if rec.stop_requested:
+                reason, message = "callback", "stopped by the callback"
+                break
             if max_steps is not None and steps >= max_steps:
                 reason = "max_steps"
                 break
@@ -205,7 +181,7 @@ class Optimizer:
                 theta, F, slope, d, direction.has_curvature, steps, evaluate_along(theta, d)
             )
             try:
-                outcome = self.step.search(ctx)
+                outcome = step_rule.search(ctx)
             except BudgetExhausted:
                 best = ctx.best
                 if best is not None and best.value < F:
@@ -229,10 +205,10 @@ class Optimizer:
             # The decrease test compares both values at the same transform level, before a
             # running-minimum level moves to the new loss.
             decrease = F_old - F
-            for t in self.transforms:
+            for t in transforms:
                 t.accepted(f)
-            if self.transforms:  # the level may have moved: re-express the current point
-                F, G = self._transform(f, g)
+            if transforms:  # the level may have moved: re-express the current point
+                F, G = transform(f, g)
             steps += 1
             rec.accept(theta, f, g, trial.step, slope)
             if self.ftol > 0 and decrease <= self.ftol * max(
@@ -240,32 +216,11 @@ class Optimizer:
             ):
                 reason, message = "converged", "relative reduction of f <= ftol"
                 break
-        return self._finish(
-            rec,
+        return rec.finish(
             theta,
             reason,
             message,
-            bar,
+            optimizer=self.name,
             memory=memory_log,
             pairs=list(direction.pairs) if memory_log is not None else None,
         )
-
-    def _finish(self, rec, theta, reason, message, bar, memory=None, pairs=None) -> Trajectory:
-        if bar is not None:
-            bar.close()
-        return rec.finish(theta, reason, message, optimizer=self.name, memory=memory, pairs=pairs)
-
-
-def _progress_bar(enabled: bool, max_evals, max_steps, name):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    total = max_evals if max_evals is not None else None
-    return tqdm(total=total, desc=name, unit="eval", leave=False)
-
-
-def _tick(bar, loss: float, n: int) -> None:
-    if bar is not None:
-        bar.update(n)
-        bar.set_postfix_str(f"loss={loss:.6g}", refresh=False)

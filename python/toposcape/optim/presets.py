@@ -1,22 +1,28 @@
-"""Named optimizers: presets of the direction x step x transform algebra.
+"""Named optimizers: presets of the direction x step x transform algebra, with declared options.
 
 =============  ==========================================  =====================================
-name           composition                                 parameters (defaults)
+name           composition                                 options (defaults)
 =============  ==========================================  =====================================
-``lbfgs``      L-BFGS two-loop x strong-Wolfe line search  memory (10), pair_dtype ("float64");
-                                                           L-BFGS-B's settings
+``lbfgs``      L-BFGS two-loop x strong-Wolfe line search  memory (10), pair_dtype ("float64"),
+                                                           c1, c2, xtol, maxls
 ``gd``         identity x constant step                    lr (required)
-``gd_ls``      identity x strong-Wolfe line search         first trial 1/||g|| every iteration
-``hd``         L-BFGS two-loop x constant step             memory (10), lr (required),
+``gd_ls``      identity x strong-Wolfe line search         c1, c2, xtol, maxls
+``hd``         L-BFGS two-loop x constant step             lr (required), memory (10),
                                                            pair_dtype ("float64")
-``momentum``   heavy ball x constant step                  lr (required), beta (0.9)
+``momentum``   heavy ball x constant step                  lr (required), beta (0.9), nesterov
 ``adam``       Adam x constant step                        lr (1e-3), beta1, beta2, eps
 ``rmsprop``    RMSProp x constant step                     lr (1e-3), rho, eps
 ``adagrad``    Adagrad x constant step                     lr (1e-2), initial, eps
-``*_lm``       any of the above x landscape modification   f ("linear"), eps (1), c
-``oc``         optimality criteria (explicit volume)       move (0.2), damping (0.5)
-``mma``        nlopt's MMA (explicit volume)               see :class:`~.baselines.MMA`
+``*_lm``       any of the above x landscape modification   f ("linear"), lm_eps (1), c
+``oc``         optimality criteria (explicit volume)       move (0.2), damping (0.5), ...
+``mma``        nlopt's MMA (explicit volume)               initial_step, constraint_tol, ...
 =============  ==========================================  =====================================
+
+Every preset declares its options with defaults and a line of documentation
+(:func:`preset`, ``toposcape optimizers``); :func:`get` rejects an unknown option name with
+the valid ones listed, and a required option (a step size, which depends on the problem and
+the model) with a message saying so. What a preset needs of the objective is declared by the
+optimizer it builds (``opt.requires``).
 
 ``lbfgs`` stops like SciPy's ``fmin_l_bfgs_b`` with ``factr = 1`` and ``pgtol = 1e-14`` (the
 settings of the study): the budget, not a tolerance, ends a run in practice.
@@ -25,26 +31,144 @@ settings of the study): the budget, not a tolerance, ends a run in practice.
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from .. import _validate
+from ..errors import InvalidInputError, UnknownNameError
 from .directions import LBFGS, Adagrad, Adam, Identity, Momentum, RMSProp
 from .optimizer import Optimizer
+from .protocol import Runner
 from .steps import Constant, StrongWolfe
 from .transforms import LandscapeModification
 
-__all__ = ["get", "names", "register"]
+__all__ = ["REQUIRED", "Option", "Preset", "get", "names", "preset", "register", "describe"]
 
 _EPS = float(np.finfo(float).eps)
-_REGISTRY: dict[str, Callable[..., object]] = {}
 
 
-def register(name: str, factory: Callable[..., object]) -> None:
-    """Register ``factory(**kwargs) -> optimizer`` under ``name`` (replacing any previous)."""
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: The default of an option that has no sensible default (a step size).
+REQUIRED: Any = _Required()
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a preset: its name, default (or :data:`REQUIRED`) and documentation."""
+
+    name: str
+    default: Any
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def __str__(self) -> str:
+        default = "required" if self.required else f"default {self.default!r}"
+        return f"{self.name} ({default}){': ' + self.doc if self.doc else ''}"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A registered optimizer: a factory with declared options.
+
+    ``options`` is None for a factory registered without a declaration that takes
+    ``**kwargs``: its options are then passed through unchecked.
+    """
+
+    name: str
+    factory: Callable[..., Runner]
+    summary: str
+    options: tuple[Option, ...] | None
+
+    def option_names(self) -> list[str]:
+        return [o.name for o in self.options or ()]
+
+    def resolve(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Every declared option's value: the given ones, else the defaults (checked)."""
+        if self.options is None:
+            return dict(options)
+        declared = {o.name: o for o in self.options}
+        for key in options:
+            if key not in declared:
+                listing = ", ".join(
+                    o.name if o.required else f"{o.name}={o.default!r}" for o in self.options
+                )
+                listing = (
+                    f"options: {listing}; see toposcape.optim.describe({self.name!r})"
+                    if listing
+                    else "it takes no options"
+                )
+                close = difflib.get_close_matches(str(key), list(declared), n=3, cutoff=0.6)
+                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise UnknownNameError(
+                    f"optimizer {self.name!r} has no option {key!r}{hint} ({listing})"
+                )
+        missing = [o for o in self.options if o.required and o.name not in options]
+        if missing:
+            needs = "; ".join(f"{o.name}: {o.doc}" if o.doc else o.name for o in missing)
+            first = missing[0].name
+            raise InvalidInputError(
+                f"optimizer {self.name!r} needs a value for {', '.join(o.name for o in missing)} "
+                f"({needs}): e.g. toposcape.optim.get({self.name!r}, {first}=...), or "
+                f"-o {first}=... on the command line"
+            )
+        return {o.name: options.get(o.name, o.default) for o in self.options}
+
+    def describe(self) -> str:
+        """A few lines for ``toposcape optimizers``: summary, options, defaults."""
+        lines = [f"{self.name}: {self.summary}" if self.summary else self.name]
+        if self.options is None:
+            lines.append("    options: not declared (passed to the factory unchecked)")
+        elif not self.options:
+            lines.append("    no options")
+        for option in self.options or ():
+            lines.append(f"    {option}")
+        return "\n".join(lines)
+
+
+_REGISTRY: dict[str, Preset] = {}
+
+
+def _declared_options(factory: Callable, docs: dict[str, str]) -> tuple[Option, ...] | None:
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    out = []
+    for p in params:
+        if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.POSITIONAL_ONLY):
+            continue
+        default = REQUIRED if p.default is inspect.Parameter.empty else p.default
+        out.append(Option(p.name, default, docs.get(p.name, "")))
+    return tuple(out)
+
+
+def register(
+    name: str,
+    factory: Callable[..., Runner],
+    summary: str = "",
+    docs: dict[str, str] | None = None,
+) -> None:
+    """Register ``factory(**options) -> optimizer`` under ``name`` (replacing any previous).
+
+    The options are read from the factory's signature (parameters without a default are
+    required); ``docs`` maps option names to a line of documentation. A factory taking
+    ``**kwargs`` gets its options passed through unchecked.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {_validate.given(name)}")
     if not callable(factory):
-        raise ValueError("factory must be callable")
-    _REGISTRY[name] = factory
+        raise TypeError(f"factory must be callable, got {_validate.given(factory)}")
+    _REGISTRY[name] = Preset(name, factory, summary, _declared_options(factory, docs or {}))
 
 
 def names() -> list[str]:
@@ -52,28 +176,65 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get(name: str, **kwargs):
-    """The optimizer registered as ``name``, built with ``kwargs``.
+def preset(name: str) -> Preset:
+    """The declaration of the optimizer registered as ``name`` (options, defaults, summary)."""
+    return _REGISTRY[_validate.lookup(name, names(), "optimizer")]
+
+
+def get(name: str, **options) -> Runner:
+    """The optimizer registered as ``name``, built with ``options``.
 
     Raises
     ------
-    ValueError
-        Unknown name (the message lists close matches) or invalid parameters.
+    UnknownNameError
+        Unknown optimizer or option name (a KeyError and a ValueError); the message suggests
+        close matches and lists the valid names.
+    InvalidInputError
+        A required option is missing, or an option's value is out of range.
+    TypeError
+        An option's value has the wrong type.
     """
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"unknown optimizer {name!r}{hint} (available: {', '.join(names())})")
-    try:
-        return _REGISTRY[name](**kwargs)
-    except TypeError as exc:  # unexpected keyword
-        raise ValueError(f"optimizer {name!r}: {exc}") from None
+    entry = preset(name)
+    return entry.factory(**entry.resolve(options))
 
 
-def _lbfgs(memory: int = 10, pair_dtype: str = "float64", **line_search) -> Optimizer:
+def describe(name: str | None = None) -> str:
+    """Every preset's (or one preset's) summary and options, as ``toposcape optimizers`` prints."""
+    chosen = [preset(name)] if name is not None else [_REGISTRY[n] for n in names()]
+    return "\n\n".join(p.describe() for p in chosen)
+
+
+# ---------------------------------------------------------------------------------------------
+# The built-in presets
+# ---------------------------------------------------------------------------------------------
+_LINE_SEARCH_DOCS = {
+    "c1": "sufficient-decrease constant of the strong Wolfe conditions",
+    "c2": "curvature constant of the strong Wolfe conditions",
+    "xtol": "relative width below which the line search's interval counts as converged",
+    "maxls": "evaluations allowed per line search",
+}
+_MEMORY_DOCS = {
+    "memory": "number of curvature pairs kept (1: the thesis' L-BFGS_M1)",
+    "pair_dtype": "storage of the pairs, 'float64' or 'float32' (two-loop ~1.6x faster)",
+}
+_LR_DOC = "the constant step size; no default: a good value depends on problem and model"
+
+
+def _line_search(c1: float, c2: float, xtol: float, maxls: int) -> StrongWolfe:
+    return StrongWolfe(ftol=c1, gtol=c2, xtol=xtol, max_evals=maxls)
+
+
+def _lbfgs(
+    memory: int = 10,
+    pair_dtype: str = "float64",
+    c1: float = 1e-3,
+    c2: float = 0.9,
+    xtol: float = 0.1,
+    maxls: int = 20,
+) -> Optimizer:
     return Optimizer(
         LBFGS(memory, pair_dtype),
-        StrongWolfe(**line_search),
+        _line_search(c1, c2, xtol, maxls),
         name="lbfgs",
         gtol=1e-14,
         ftol=_EPS,
@@ -84,8 +245,10 @@ def _gd(lr: float) -> Optimizer:
     return Optimizer(Identity(), Constant(lr), name="gd")
 
 
-def _gd_ls(**line_search) -> Optimizer:
-    return Optimizer(Identity(), StrongWolfe(**line_search), name="gd_ls", gtol=1e-14, ftol=_EPS)
+def _gd_ls(c1: float = 1e-3, c2: float = 0.9, xtol: float = 0.1, maxls: int = 20) -> Optimizer:
+    return Optimizer(
+        Identity(), _line_search(c1, c2, xtol, maxls), name="gd_ls", gtol=1e-14, ftol=_EPS
+    )
 
 
 def _hd(lr: float, memory: int = 10, pair_dtype: str = "float64") -> Optimizer:
@@ -108,45 +271,140 @@ def _adagrad(lr: float = 1e-2, initial: float = 0.1, eps: float = 1e-7) -> Optim
     return Optimizer(Adagrad(initial, eps), Constant(lr), name="adagrad")
 
 
-def _with_landscape_modification(base_name: str, base: Callable[..., Optimizer]):
-    def factory(f: str = "linear", lm_eps: float = 1.0, c="running_min", **kwargs) -> Optimizer:
-        opt = base(**kwargs)
+def _oc(
+    move: float = 0.2,
+    damping: float = 0.5,
+    tol: float = 1e-12,
+    xtol: float = 0.0,
+    feasibility_tol: float = 1e-6,
+):
+    from .baselines import OptimalityCriteria
+
+    return OptimalityCriteria(move, damping, tol, xtol, feasibility_tol)
+
+
+def _mma(initial_step: float | None = None, constraint_tol: float = 1e-8, feasibility_tol=1e-6):
+    from .baselines import MMA
+
+    return MMA(initial_step, constraint_tol, feasibility_tol)
+
+
+_LM_DOCS = {
+    "f": "flattening f(t): 'linear' (log-like) or 'quadratic' (arctan-like)",
+    "lm_eps": "offset eps in g / (f((U - c)+) + eps)",
+    "c": "level c: a number, or 'running_min' (the lowest loss so far)",
+}
+
+
+def _with_landscape_modification(name: str, base: Callable[..., Optimizer]):
+    """``base`` x the landscape modification of studies.md section 2, with base's options."""
+
+    def factory(**options) -> Optimizer:
+        lm = {k: options.pop(k) for k in ("f", "lm_eps", "c")}
+        opt = base(**options)
         return Optimizer(
             opt.direction,
             opt.step,
-            (*opt.transforms, LandscapeModification(f, lm_eps, c)),
-            name=f"{base_name}_lm",
+            (*opt.transforms, LandscapeModification(lm["f"], lm["lm_eps"], lm["c"])),
+            name=f"{name}_lm",
             gtol=opt.gtol,
             ftol=opt.ftol,
             restart_on_failure=opt.restart_on_failure,
         )
 
+    base_params = list(inspect.signature(base).parameters.values())
+    extra = [
+        inspect.Parameter("f", inspect.Parameter.KEYWORD_ONLY, default="linear"),
+        inspect.Parameter("lm_eps", inspect.Parameter.KEYWORD_ONLY, default=1.0),
+        inspect.Parameter("c", inspect.Parameter.KEYWORD_ONLY, default="running_min"),
+    ]
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in base_params] + extra
+    factory.__signature__ = inspect.Signature(params)  # declared options for register()
     return factory
 
 
-def _oc(**kwargs):
-    from .baselines import OptimalityCriteria
+_BUILTIN: list[tuple[str, Callable[..., Runner], str, dict[str, str]]] = [
+    (
+        "lbfgs",
+        _lbfgs,
+        "L-BFGS: two-loop direction x strong-Wolfe line search (SciPy's fmin_l_bfgs_b)",
+        {**_MEMORY_DOCS, **_LINE_SEARCH_DOCS},
+    ),
+    ("gd", _gd, "gradient descent with a constant step", {"lr": _LR_DOC}),
+    (
+        "gd_ls",
+        _gd_ls,
+        "steepest descent x the L-BFGS line search (first trial 1/|g|)",
+        _LINE_SEARCH_DOCS,
+    ),
+    (
+        "hd",
+        _hd,
+        "'Hessian descent': L-BFGS two-loop direction x constant step, no line search",
+        {"lr": _LR_DOC, **_MEMORY_DOCS},
+    ),
+    (
+        "momentum",
+        _momentum,
+        "heavy-ball momentum x constant step (Keras SGD with momentum)",
+        {"lr": _LR_DOC, "beta": "momentum in [0, 1)", "nesterov": "Nesterov's variant"},
+    ),
+    (
+        "adam",
+        _adam,
+        "Adam x constant step",
+        {
+            "lr": "step size",
+            "beta1": "first-moment decay",
+            "beta2": "second-moment decay",
+            "eps": "denominator offset",
+        },
+    ),
+    (
+        "rmsprop",
+        _rmsprop,
+        "RMSProp x constant step",
+        {
+            "lr": "step size",
+            "rho": "decay of the squared-gradient average",
+            "eps": "denominator offset",
+        },
+    ),
+    (
+        "adagrad",
+        _adagrad,
+        "Adagrad x constant step",
+        {"lr": "step size", "initial": "initial accumulator", "eps": "denominator offset"},
+    ),
+]
 
-    return OptimalityCriteria(**kwargs)
-
-
-def _mma(**kwargs):
-    from .baselines import MMA
-
-    return MMA(**kwargs)
-
-
-for _name, _factory in {
-    "lbfgs": _lbfgs,
-    "gd": _gd,
-    "gd_ls": _gd_ls,
-    "hd": _hd,
-    "momentum": _momentum,
-    "adam": _adam,
-    "rmsprop": _rmsprop,
-    "adagrad": _adagrad,
-}.items():
-    register(_name, _factory)
-    register(f"{_name}_lm", _with_landscape_modification(_name, _factory))
-register("oc", _oc)
-register("mma", _mma)
+for _name, _factory, _summary, _docs in _BUILTIN:
+    register(_name, _factory, _summary, _docs)
+    register(
+        f"{_name}_lm",
+        _with_landscape_modification(_name, _factory),
+        f"{_summary}, with landscape modification",
+        {**_docs, **_LM_DOCS},
+    )
+register(
+    "oc",
+    _oc,
+    "optimality criteria of the 88-line code; needs PixelObjective(..., volume_constraint=False)",
+    {
+        "move": "move limit per update, in (0, 1]",
+        "damping": "exponent eta of the OC update",
+        "tol": "relative tolerance of the bisection on the multiplier",
+        "xtol": "stop when no density changes by more than this (0: never)",
+        "feasibility_tol": "relative volume tolerance when picking the best feasible point",
+    },
+)
+register(
+    "mma",
+    _mma,
+    "nlopt's MMA (Svanberg); needs PixelObjective(..., volume_constraint=False)",
+    {
+        "initial_step": "nlopt's initial step in (0, 1] (None: nlopt's default)",
+        "constraint_tol": "tolerance of the volume inequality",
+        "feasibility_tol": "relative volume tolerance when picking the best feasible point",
+    },
+)

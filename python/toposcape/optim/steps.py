@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _validate
+from ..errors import InvalidInputError
 from . import _vec
 
 __all__ = [
@@ -125,14 +126,15 @@ class StepRule(ABC):
         return f"{type(self).__name__}({params})"
 
 
-def _positive(value: float, name: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return value
+def _positive(value: float, name: str, who: str | None = None) -> float:
+    return _validate.real(value, name, minimum=0.0, lower_open=True, who=who)
+
+
+def _initial_step(initial, who: str) -> float | str:
+    """``"auto"`` or a positive first trial step."""
+    if isinstance(initial, str):
+        return _validate.option(initial, "initial", ("auto",), who=who)
+    return _positive(initial, "initial", who)
 
 
 class Constant(StepRule):
@@ -157,7 +159,10 @@ class Schedule(StepRule):
 
     def __init__(self, schedule: Callable[[int], float]) -> None:
         if not callable(schedule):
-            raise ValueError("schedule must be a callable k -> step size")
+            raise TypeError(
+                f"Schedule: schedule must be a callable k -> step size, "
+                f"got {_validate.given(schedule)}"
+            )
         self.schedule = schedule
 
     def search(self, ctx: StepContext) -> StepOutcome:
@@ -192,18 +197,18 @@ class StrongWolfe(StepRule):
         stpmax: float = 1e10,
         initial: float | str = "auto",
     ) -> None:
-        if not 0 < ftol < gtol < 1:
-            raise ValueError(f"need 0 < ftol < gtol < 1, got ftol={ftol}, gtol={gtol}")
-        if not xtol >= 0:
-            raise ValueError(f"xtol must be >= 0, got {xtol}")
-        if int(max_evals) != max_evals or max_evals < 1:
-            raise ValueError(f"max_evals must be an integer >= 1, got {max_evals!r}")
-        if initial != "auto":
-            _positive(initial, "initial")
-        self.ftol, self.gtol, self.xtol = float(ftol), float(gtol), float(xtol)
-        self.max_evals = int(max_evals)
-        self.stpmax = _positive(stpmax, "stpmax")
-        self.initial = initial
+        who = "StrongWolfe"
+        unit = {"minimum": 0.0, "maximum": 1.0, "lower_open": True, "upper_open": True}
+        self.ftol = _validate.real(ftol, "ftol (c1)", **unit, who=who)
+        self.gtol = _validate.real(gtol, "gtol (c2)", **unit, who=who)
+        if not self.ftol < self.gtol:
+            raise InvalidInputError(
+                f"{who}: need ftol (c1) < gtol (c2), got ftol={ftol!r}, gtol={gtol!r}"
+            )
+        self.xtol = _validate.real(xtol, "xtol", minimum=0.0, who=who)
+        self.max_evals = _validate.integer(max_evals, "max_evals (maxls)", minimum=1, who=who)
+        self.stpmax = _positive(stpmax, "stpmax", who)
+        self.initial = _initial_step(initial, who)
 
     def search(self, ctx: StepContext) -> StepOutcome:
         if not ctx.slope < 0:
@@ -241,15 +246,12 @@ class Armijo(StepRule):
         max_evals: int = 40,
         initial: float | str = 1.0,
     ) -> None:
-        if not 0 < c1 < 1:
-            raise ValueError(f"c1 must lie in (0, 1), got {c1}")
-        if not 0 < shrink < 1:
-            raise ValueError(f"shrink must lie in (0, 1), got {shrink}")
-        if int(max_evals) != max_evals or max_evals < 1:
-            raise ValueError(f"max_evals must be an integer >= 1, got {max_evals!r}")
-        if initial != "auto":
-            _positive(initial, "initial")
-        self.c1, self.shrink, self.max_evals, self.initial = c1, shrink, int(max_evals), initial
+        who = "Armijo"
+        unit = {"minimum": 0.0, "maximum": 1.0, "lower_open": True, "upper_open": True}
+        self.c1 = _validate.real(c1, "c1", **unit, who=who)
+        self.shrink = _validate.real(shrink, "shrink", **unit, who=who)
+        self.max_evals = _validate.integer(max_evals, "max_evals", minimum=1, who=who)
+        self.initial = _initial_step(initial, who)
 
     def search(self, ctx: StepContext) -> StepOutcome:
         if not ctx.slope < 0:
@@ -277,12 +279,10 @@ class GoldenSection(StepRule):
     name = "golden_section"
 
     def __init__(self, xtol: float = 1e-4, max_evals: int = 60, initial: float | str = "auto"):
-        self.xtol = _positive(xtol, "xtol")
-        if int(max_evals) != max_evals or max_evals < 2:
-            raise ValueError(f"max_evals must be an integer >= 2, got {max_evals!r}")
-        if initial != "auto":
-            _positive(initial, "initial")
-        self.max_evals, self.initial = int(max_evals), initial
+        who = "GoldenSection"
+        self.xtol = _positive(xtol, "xtol", who)
+        self.max_evals = _validate.integer(max_evals, "max_evals", minimum=2, who=who)
+        self.initial = _initial_step(initial, who)
 
     def search(self, ctx: StepContext) -> StepOutcome:
         if not ctx.slope < 0:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _validate
+from ..errors import InvalidInputError
 from . import _vec
 
 __all__ = ["Trajectory", "TrajectoryRecorder"]
@@ -117,11 +119,13 @@ class Trajectory:
         from .. import _core
 
         if self.memory is None or self.pairs is None:
-            raise ValueError("quasi_newton needs a run with record_memory=True (L-BFGS direction)")
-        if kind not in ("B", "H"):
-            raise ValueError(f"kind must be 'B' or 'H', got {kind!r}")
-        if not 0 <= step < len(self.memory):
-            raise ValueError(f"step must lie in [0, {len(self.memory)}), got {step}")
+            raise InvalidInputError(
+                "quasi_newton needs a run with record_memory=True (L-BFGS direction)"
+            )
+        _validate.option(kind, "kind", ("B", "H"), who="quasi_newton")
+        step = _validate.integer(
+            step, "step", minimum=0, maximum=len(self.memory) - 1, who="quasi_newton"
+        )
         held = self.memory[step]
         n = self.theta.size
         memory = _core.LbfgsMemory(n, max(1, len(held)))
@@ -175,7 +179,14 @@ class TrajectoryRecorder:
     every accepted iterate (including ``theta0`` first).
     """
 
-    def __init__(self, theta0: np.ndarray, record_params: bool = False) -> None:
+    def __init__(
+        self,
+        theta0: np.ndarray,
+        record_params: bool = False,
+        bar=None,
+        callback=None,
+        optimizer: str = "",
+    ) -> None:
         import time
 
         self._clock = time.perf_counter
@@ -195,6 +206,12 @@ class TrajectoryRecorder:
         self.best_loss = np.inf
         self.best_theta = self.theta0.copy()
         self._evals_at_last_accept = 0
+        self._bar = bar
+        self._bar_per_eval = bar is not None and getattr(bar, "unit", "eval") == "eval"
+        self._callback = callback
+        self.optimizer = optimizer
+        #: Set when the callback asked the run to stop; optimizers end with reason "callback".
+        self.stop_requested = False
 
     @property
     def n_evals(self) -> int:
@@ -202,6 +219,9 @@ class TrajectoryRecorder:
 
     def evaluation(self, theta: np.ndarray, loss: float) -> None:
         self.eval_losses.append(float(loss))
+        if self._bar_per_eval:
+            self._bar.update(1)
+            self._bar.set_postfix_str(f"loss={loss:.6g}", refresh=False)
         if np.isfinite(loss) and loss < self.best_loss:
             self.best_loss = float(loss)
             # A reference, not a copy: optimizers hand over a fresh array per evaluation and
@@ -227,6 +247,26 @@ class TrajectoryRecorder:
         self.wall.append(self._clock() - self._start)
         if self.record_params:
             self.thetas.append(np.array(theta, dtype=np.float64, copy=True))
+        if self._bar is not None and not self._bar_per_eval:
+            self._bar.update(1)
+            self._bar.set_postfix_str(f"loss={loss:.6g}", refresh=False)
+        if self._callback is not None:
+            from .protocol import RunState
+
+            view = np.asarray(theta).view()
+            view.flags.writeable = False
+            state = RunState(
+                optimizer=self.optimizer,
+                step=len(self.losses) - 1,
+                n_evals=self.n_evals,
+                loss=self.losses[-1],
+                best_loss=self.best_loss,
+                grad_norm=self.grad_norms[-1],
+                theta=view,
+                elapsed=self.wall[-1],
+            )
+            if self._callback(state):
+                self.stop_requested = True
 
     def finish(
         self,

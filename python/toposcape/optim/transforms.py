@@ -18,6 +18,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from .. import _validate
+
 __all__ = ["GradientTransform", "LandscapeModification"]
 
 
@@ -55,14 +57,13 @@ class LandscapeModification(GradientTransform):
     name = "landscape_modification"
 
     def __init__(self, f: str = "linear", eps: float = 1.0, c: float | str = "running_min"):
-        if f not in ("linear", "quadratic"):
-            raise ValueError(f"f must be 'linear' or 'quadratic', got {f!r}")
-        if not (np.isfinite(eps) and eps > 0):
-            raise ValueError(f"eps must be positive, got {eps!r}")
-        if c != "running_min" and not np.isfinite(float(c)):
-            raise ValueError(f"c must be a finite number or 'running_min', got {c!r}")
-        self.f = f
-        self.eps = float(eps)
+        who = "LandscapeModification"
+        self.f = _validate.option(f, "f", ("linear", "quadratic"), who=who)
+        self.eps = _validate.real(eps, "eps", minimum=0.0, lower_open=True, who=who)
+        if isinstance(c, str):
+            c = _validate.option(c, "c", ("running_min",), who=who)
+        else:
+            c = _validate.real(c, "c (a level or 'running_min')", who=who)
         self.c = c
         self._level = float(c) if c != "running_min" else np.nan
 

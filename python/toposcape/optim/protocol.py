@@ -1,0 +1,244 @@
+"""The one run protocol every optimizer follows, baselines included.
+
+Every optimizer is a :class:`Runner`: ``run(objective, theta0=None, max_evals=300,
+max_steps=None, record_params=False, progress=None, callback=None, record_memory=False)``
+returns a :class:`~toposcape.optim.trajectory.Trajectory`. The base class validates the
+arguments, checks the objective against what the optimizer declares it needs
+(:class:`Requirements`), and drives the progress bar and the user's callback; subclasses
+implement :meth:`Runner._run` only. The experiment engine, the CLI and notebooks rely on this
+signature and on :attr:`Runner.requires` rather than on preset names.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _validate
+from ..errors import InvalidInputError
+from .trajectory import Trajectory, TrajectoryRecorder
+
+__all__ = ["Requirements", "RunState", "Runner", "Callback"]
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What an optimizer needs of the objective it runs on.
+
+    Attributes
+    ----------
+    explicit_volume : bool
+        The optimizer enforces the volume constraint itself (OC, MMA): the objective's
+        parameters must be densities in [0, 1] and it must expose the linear volume through
+        ``explicit_volume = True``, ``target_volume``, ``free`` (bool mask of the parameters
+        the optimizer may move), ``volume(theta)`` and ``volume_gradient()``, as
+        ``PixelObjective(problem, volume_constraint=False)`` does.
+    curvature_memory : bool
+        The optimizer keeps L-BFGS curvature pairs, so ``record_memory=True`` is meaningful.
+    """
+
+    explicit_volume: bool = False
+    curvature_memory: bool = False
+
+    def check(self, objective, who: str) -> None:
+        """Raise a clear error when ``objective`` lacks what these requirements ask for."""
+        if self.explicit_volume:
+            needed = ("target_volume", "free", "volume", "volume_gradient")
+            missing = [a for a in needed if not hasattr(objective, a)]
+            if missing or not getattr(objective, "explicit_volume", False):
+                raise InvalidInputError(
+                    f"{who} enforces the volume constraint itself and needs an objective over "
+                    "densities in [0, 1], e.g. toposcape.PixelObjective(problem, "
+                    f"volume_constraint=False); got {_describe(objective)}"
+                )
+
+
+def _describe(objective) -> str:
+    name = type(objective).__name__
+    if getattr(objective, "explicit_volume", None) is False and hasattr(objective, "volume"):
+        return f"{name} with volume_constraint=True (theta = logits)"
+    return name
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What a callback sees after every accepted iterate (``step = 0`` is ``theta0``).
+
+    Attributes
+    ----------
+    optimizer : str
+        The optimizer's name.
+    step : int
+        Accepted steps so far.
+    n_evals : int
+        Objective evaluations so far.
+    loss : float
+        Loss at the current iterate.
+    best_loss : float
+        Lowest loss evaluated so far.
+    grad_norm : float
+        Euclidean norm of the gradient at the current iterate.
+    theta : ndarray (size,)
+        The current iterate, read-only (copy it to keep it).
+    elapsed : float
+        Seconds since the run started.
+    """
+
+    optimizer: str
+    step: int
+    n_evals: int
+    loss: float
+    best_loss: float
+    grad_norm: float
+    theta: np.ndarray
+    elapsed: float
+
+
+#: ``callback(state) -> bool | None``: a true return value stops the run (reason "callback").
+Callback = Callable[[RunState], "bool | None"]
+
+
+class Runner(ABC):
+    """Base class of every optimizer: one ``run`` signature, one :class:`Trajectory`.
+
+    Subclasses set :attr:`name` and :attr:`requires` and implement :meth:`_run`, which gets
+    validated arguments and a :class:`~toposcape.optim.trajectory.TrajectoryRecorder` that
+    already carries the progress bar and the callback: after each ``recorder.accept(...)`` an
+    implementation ends its loop when ``recorder.stop_requested`` is set, with reason
+    ``"callback"``.
+    """
+
+    name: str = "optimizer"
+    requires: Requirements = Requirements()
+
+    def run(
+        self,
+        objective,
+        theta0: np.ndarray | None = None,
+        max_evals: int | None = 300,
+        max_steps: int | None = None,
+        record_params: bool = False,
+        progress: bool | None = None,
+        callback: Callback | None = None,
+        record_memory: bool = False,
+    ) -> Trajectory:
+        """Minimize ``objective`` from ``theta0`` until a budget is spent or a stop test passes.
+
+        Parameters
+        ----------
+        objective : Objective
+            Anything with ``size`` and ``value_and_grad(theta) -> (float, ndarray (size,))``
+            (and whatever :attr:`requires` asks for).
+        theta0 : ndarray (size,), optional
+            Start; ``objective.x0`` by default.
+        max_evals : int or None
+            Budget of objective evaluations (the one at ``theta0`` included); None: no limit.
+        max_steps : int or None
+            Budget of accepted steps; None: no limit. At least one budget must be given; the
+            run stops at whichever is reached first.
+        record_params : bool
+            Keep every iterate in ``traj.thetas`` ((n_steps + 1, size) float64).
+        progress : bool or None
+            Show a progress bar with the current loss; None: only when standard error is a
+            terminal.
+        callback : callable, optional
+            ``callback(state: RunState)`` after every accepted iterate, ``theta0`` included;
+            returning a true value stops the run with reason ``"callback"``. Exceptions it
+            raises propagate (after the progress bar is closed).
+        record_memory : bool
+            Keep the L-BFGS curvature pairs (``traj.pairs``, ``traj.memory``); only for
+            optimizers whose ``requires.curvature_memory`` is set.
+
+        Returns
+        -------
+        Trajectory
+        """
+        who = f"{self.name}.run"
+        max_evals = _validate.integer(max_evals, "max_evals", minimum=1, allow_none=True, who=who)
+        max_steps = _validate.integer(max_steps, "max_steps", minimum=0, allow_none=True, who=who)
+        if max_evals is None and max_steps is None:
+            raise InvalidInputError(
+                f"{who}: give at least one budget, max_evals or max_steps (both are None)"
+            )
+        record_params = _validate.flag(record_params, "record_params", who)
+        record_memory = _validate.flag(record_memory, "record_memory", who)
+        if progress is not None:
+            progress = _validate.flag(progress, "progress", who)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"{who}: callback must be callable, got {_validate.given(callback)}")
+        if record_memory and not self.requires.curvature_memory:
+            raise InvalidInputError(
+                f"{who}: record_memory=True needs an optimizer with an L-BFGS memory; "
+                f"{self.name} keeps no curvature pairs"
+            )
+        size = _objective_size(objective, who)
+        self.requires.check(objective, self.name)
+        if theta0 is None:
+            theta0 = objective.x0
+        theta = _validate.vector(theta0, "theta0", size, copy=True, who=who)
+
+        bar = _progress_bar(progress, max_evals, max_steps, self.name)
+        recorder = TrajectoryRecorder(
+            theta, record_params=record_params, bar=bar, callback=callback, optimizer=self.name
+        )
+        try:
+            return self._run(
+                objective,
+                theta,
+                max_evals=max_evals,
+                max_steps=max_steps,
+                recorder=recorder,
+                record_memory=record_memory,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+
+    @abstractmethod
+    def _run(
+        self,
+        objective,
+        theta: np.ndarray,
+        *,
+        max_evals: int | None,
+        max_steps: int | None,
+        recorder: TrajectoryRecorder,
+        record_memory: bool,
+    ) -> Trajectory:
+        """The optimizer's loop on validated arguments (``theta`` is a private copy)."""
+
+    def fresh(self):
+        """A copy for one run, so concurrent runs of one optimizer share no state."""
+        return copy.copy(self)
+
+
+def _objective_size(objective, who: str) -> int:
+    if not callable(getattr(objective, "value_and_grad", None)):
+        raise TypeError(
+            f"{who}: objective must have a value_and_grad(theta) method (an Objective such as "
+            f"toposcape.PixelObjective), got {_validate.given(objective)}"
+        )
+    size = getattr(objective, "size", None)
+    return _validate.integer(size, "objective.size", minimum=1, who=who)
+
+
+_BAR_LOCK = threading.Lock()
+
+
+def _progress_bar(enabled: bool | None, max_evals, max_steps, name):
+    if enabled is None:
+        enabled = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    with _BAR_LOCK:  # tqdm's position bookkeeping is shared between bars
+        if max_evals is not None:
+            return tqdm(total=max_evals, desc=name, unit="eval", leave=False)
+        return tqdm(total=max_steps, desc=name, unit="step", leave=False)
