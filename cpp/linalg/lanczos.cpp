@@ -8,14 +8,12 @@
 #include <random>
 #include <stdexcept>
 
+#include "common/level1.hpp"
 #include "common/parallel.hpp"
 #include "linalg/eigen.hpp"
-#include "optim/lbfgs.hpp"
 
 namespace toposcape::linalg {
 namespace {
-
-using optim::dot;
 
 // Columns per block of the blocked passes: a block of w (256 KiB) stays in L2 while the basis
 // rows stream past it from memory, four rows at a time (four concurrent streams keep more
@@ -24,10 +22,6 @@ constexpr int64_t kBlock = 32768;
 
 // Reorthogonalize a second time when a pass kept less than this fraction of the norm.
 constexpr double kTwiceIsEnough = 0.7071067811865476;  // 1 / sqrt(2)
-
-void axpy(double a, const double* x, double* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
 
 // h[0..k) += V[0..k) . w over one column block (V rows of stride n, offset c0).
 void project_block(const double* V, int k, int64_t n, const double* w, int64_t len,
@@ -153,8 +147,6 @@ void check_finite(const double* y, int64_t n) {
 }
 
 }  // namespace
-
-double norm2(const double* x, int64_t n) { return std::sqrt(dot(x, x, n)); }
 
 KrylovBasis::KrylovBasis(int64_t n, int capacity) : n_(n), capacity_(capacity) {
     if (n < 1 || capacity < 1) throw std::invalid_argument("KrylovBasis: n, capacity >= 1");

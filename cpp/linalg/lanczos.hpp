@@ -46,8 +46,6 @@ private:
     DoubleBuffer data_;
 };
 
-double norm2(const double* x, int64_t n);
-
 // A Lanczos run of `steps` matrix-vector products from v0 (normalized internally).
 // alpha (steps) and beta (steps - 1) are the tridiagonal T = V^T A V; the run stops early
 // when the Krylov space becomes invariant (beta < breakdown * ||T||), then alpha has fewer

@@ -7,42 +7,10 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "common/level1.hpp"
 #include "common/parallel.hpp"
 
 namespace toposcape::optim {
-
-double dot(const double* a, const double* b, int64_t n) {
-    // Four accumulators: vectorizes and keeps the summation error of long vectors small.
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < n; ++i) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
-double distance_squared(const double* a, const double* b, int64_t n) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const double d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1];
-        const double d2 = a[i + 2] - b[i + 2], d3 = a[i + 3] - b[i + 3];
-        s0 += d0 * d0;
-        s1 += d1 * d1;
-        s2 += d2 * d2;
-        s3 += d3 * d3;
-    }
-    for (; i < n; ++i) s0 += (a[i] - b[i]) * (a[i] - b[i]);
-    return (s0 + s1) + (s2 + s3);
-}
-
-void step_point(const double* base, double step, const double* d, double* out, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) out[i] = base[i] + step * d[i];
-}
 
 namespace {
 
@@ -62,27 +30,6 @@ struct StepPair {
     double s_at(int64_t i) const { return step * d[i]; }
     double y_at(int64_t i) const { return g_new[i] - g_old[i]; }
 };
-
-// Dot product and axpy over a stored row (double or float) and a double vector; the same
-// four-accumulator order as dot() so that double storage gives the same results as before.
-template <class A, class B>
-double dot_mixed(const A* a, const B* b, int64_t n) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += static_cast<double>(a[i]) * static_cast<double>(b[i]);
-        s1 += static_cast<double>(a[i + 1]) * static_cast<double>(b[i + 1]);
-        s2 += static_cast<double>(a[i + 2]) * static_cast<double>(b[i + 2]);
-        s3 += static_cast<double>(a[i + 3]) * static_cast<double>(b[i + 3]);
-    }
-    for (; i < n; ++i) s0 += static_cast<double>(a[i]) * static_cast<double>(b[i]);
-    return (s0 + s1) + (s2 + s3);
-}
-
-template <class T>
-void axpy(double a, const T* x, double* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] += a * static_cast<double>(x[i]);
-}
 
 // Solve the dense k x k system A x = b in place (Gaussian elimination, partial pivoting).
 void dense_solve(std::vector<double> A, std::vector<double>& b, int k) {
@@ -112,9 +59,17 @@ void dense_solve(std::vector<double> A, std::vector<double>& b, int k) {
 }  // namespace
 
 LbfgsMemory::LbfgsMemory(int64_t n, int m, bool single)
-    : n_(n), m_(m), slots_(m + 1), single_(single) {
+    : n_(n), m_(m), slots_(0), single_(single) {
     if (n < 1) throw std::invalid_argument("L-BFGS memory: n must be >= 1");
     if (m < 1) throw std::invalid_argument("L-BFGS memory: m must be >= 1");
+    if (m == std::numeric_limits<int>::max())
+        throw std::length_error("L-BFGS memory: m + 1 rows overflow int");
+    slots_ = m + 1;
+    // Slot offsets are computed in int64_t and the buffer size in size_t: refuse sizes that
+    // would wrap either (the caller then reports the size asked for).
+    if (static_cast<uint64_t>(n) > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) /
+                                       (static_cast<uint64_t>(slots_) * sizeof(double)))
+        throw std::length_error("L-BFGS memory: n * (m + 1) entries overflow the address space");
     // Float storage packs two entries per double of the buffer.
     const size_t entries = static_cast<size_t>(n) * slots_;
     const size_t doubles = single ? (entries + 1) / 2 : entries;
@@ -124,8 +79,24 @@ LbfgsMemory::LbfgsMemory(int64_t n, int m, bool single)
     yy_.assign(slots_, 0.0);
 }
 
+int LbfgsMemory::size() const {
+    std::shared_lock lock(mutex_);
+    return count_;
+}
+
+int64_t LbfgsMemory::n_pushed() const {
+    std::shared_lock lock(mutex_);
+    return pushed_;
+}
+
+int64_t LbfgsMemory::n_skipped() const {
+    std::shared_lock lock(mutex_);
+    return skipped_;
+}
+
 bool LbfgsMemory::push(const double* s, const double* y, double skip_scale, double eps,
                        double sy) {
+    std::unique_lock lock(mutex_);
     const StoredPair pair{s, y};
     return single_ ? push_impl<float>(pair, skip_scale, eps, sy)
                    : push_impl<double>(pair, skip_scale, eps, sy);
@@ -133,6 +104,7 @@ bool LbfgsMemory::push(const double* s, const double* y, double skip_scale, doub
 
 bool LbfgsMemory::push_step(const double* d, double step, const double* g_new,
                             const double* g_old, double skip_scale, double eps) {
+    std::unique_lock lock(mutex_);
     const StepPair pair{d, step, g_new, g_old};
     const double nan = std::numeric_limits<double>::quiet_NaN();
     return single_ ? push_impl<float>(pair, skip_scale, eps, nan)
@@ -182,36 +154,48 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
     sy_[dst] = sy;
     yy_[dst] = (b[0] + b[1]) + (b[2] + b[3]);
     ++pushed_;
-    std::lock_guard<std::mutex> lock(gram_mutex_);
     gram_valid_ = false;
     return true;
 }
 
-void LbfgsMemory::copy_pair(int i, double* s_out, double* y_out) const {
-    if (single_) {
-        const float* sp = s<float>(i);
-        const float* yp = y<float>(i);
-        for (int64_t j = 0; j < n_; ++j) s_out[j] = sp[j];
-        for (int64_t j = 0; j < n_; ++j) y_out[j] = yp[j];
-    } else {
-        std::copy(s<double>(i), s<double>(i) + n_, s_out);
-        std::copy(y<double>(i), y<double>(i) + n_, y_out);
+int LbfgsMemory::copy_pairs(std::vector<double>& S, std::vector<double>& Y) const {
+    std::shared_lock lock(mutex_);
+    const int k = count_;
+    S.resize(static_cast<size_t>(k) * n_);
+    Y.resize(static_cast<size_t>(k) * n_);
+    for (int i = 0; i < k; ++i) {
+        double* s_out = S.data() + static_cast<size_t>(i) * n_;
+        double* y_out = Y.data() + static_cast<size_t>(i) * n_;
+        if (single_) {
+            std::copy(s<float>(i), s<float>(i) + n_, s_out);
+            std::copy(y<float>(i), y<float>(i) + n_, y_out);
+        } else {
+            std::copy(s<double>(i), s<double>(i) + n_, s_out);
+            std::copy(y<double>(i), y<double>(i) + n_, y_out);
+        }
     }
+    return k;
 }
 
 void LbfgsMemory::clear() {
+    std::unique_lock lock(mutex_);
     count_ = 0;
     head_ = 0;
-    std::lock_guard<std::mutex> lock(gram_mutex_);
     gram_valid_ = false;
 }
 
 double LbfgsMemory::gamma() const {
+    std::shared_lock lock(mutex_);
+    return gamma_unlocked();
+}
+
+double LbfgsMemory::gamma_unlocked() const {
     if (count_ == 0) return 1.0;
     return sy(count_ - 1) / yy_[slot(count_ - 1)];
 }
 
 void LbfgsMemory::two_loop(const double* g, double* out, bool negate) const {
+    std::shared_lock lock(mutex_);
     if (single_) {
         two_loop_impl<float>(g, out, negate);
     } else {
@@ -222,7 +206,7 @@ void LbfgsMemory::two_loop(const double* g, double* out, bool negate) const {
 template <class T>
 void LbfgsMemory::two_loop_impl(const double* g, double* out, bool negate) const {
     const int k = count_;
-    const double gam = gamma();
+    const double gam = gamma_unlocked();
     const int threads = threads_for(n_);
     if (threads == 1) {
         if (negate) {
@@ -322,6 +306,7 @@ void LbfgsMemory::gram_impl() const {
 // B = delta I - [Y  delta S] M^{-1} [Y^T; delta S^T],  M = [[-D, L^T], [L, delta S^T S]],
 // delta = 1 / gamma, D = diag(s_i.y_i), L_ij = s_i.y_j (i > j).
 void LbfgsMemory::apply_b(const double* v, double* out) const {
+    std::shared_lock lock(mutex_);
     if (single_) {
         apply_b_impl<float>(v, out);
     } else {
@@ -331,7 +316,7 @@ void LbfgsMemory::apply_b(const double* v, double* out) const {
 
 template <class T>
 void LbfgsMemory::apply_b_impl(const double* v, double* out) const {
-    const double delta = 1.0 / gamma();
+    const double delta = 1.0 / gamma_unlocked();
     for (int64_t i = 0; i < n_; ++i) out[i] = delta * v[i];
     const int k = count_;
     if (k == 0) return;
@@ -361,6 +346,7 @@ void LbfgsMemory::apply_b_impl(const double* v, double* out) const {
 // H = gamma I + [S  gamma Y] N [S^T; gamma Y^T],
 // N = [[R^{-T} (D + gamma Y^T Y) R^{-1}, -R^{-T}], [-R^{-1}, 0]], R_ij = s_i.y_j (i <= j).
 void LbfgsMemory::apply_h(const double* v, double* out) const {
+    std::shared_lock lock(mutex_);
     if (single_) {
         apply_h_impl<float>(v, out);
     } else {
@@ -370,7 +356,7 @@ void LbfgsMemory::apply_h(const double* v, double* out) const {
 
 template <class T>
 void LbfgsMemory::apply_h_impl(const double* v, double* out) const {
-    const double gam = gamma();
+    const double gam = gamma_unlocked();
     for (int64_t i = 0; i < n_; ++i) out[i] = gam * v[i];
     const int k = count_;
     if (k == 0) return;

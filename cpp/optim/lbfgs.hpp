@@ -10,9 +10,15 @@
 // float32 CNN), where rounding the pairs to float32 perturbs the direction far less than the
 // gradient's own rounding. s.y and y.y are computed from the stored (rounded) pairs, so B_k
 // and H_k remain exact inverses of each other for the matrix actually used.
+//
+// Thread safety: the bindings release the GIL around every pass, and Python threads (Dask
+// workers run tasks in threads) may share one memory, so every public method that reads the
+// pairs takes a shared lock and every method that changes them an exclusive one. Concurrent
+// products (two_loop, apply_b, apply_h) still run side by side; a push waits for them.
 #pragma once
 #include <cstdint>
 #include <mutex>
+#include <shared_mutex>
 #include <vector>
 
 #include "common/buffer.hpp"
@@ -26,9 +32,9 @@ public:
     int64_t n() const { return n_; }
     int m() const { return m_; }
     bool single() const { return single_; }
-    int size() const { return count_; }      // pairs stored, <= m
-    int64_t n_pushed() const { return pushed_; }
-    int64_t n_skipped() const { return skipped_; }
+    int size() const;  // pairs stored, <= m
+    int64_t n_pushed() const;
+    int64_t n_skipped() const;
 
     // Store (s, y) unless the curvature test fails: the pair is skipped when
     // s.y <= eps * skip_scale (L-BFGS-B's rule uses skip_scale = -g_old.s > 0).
@@ -53,11 +59,14 @@ public:
     void apply_b(const double* v, double* out) const;
     void apply_h(const double* v, double* out) const;
 
-    // Pair i in chronological order (0 = oldest), copied out as doubles.
-    void copy_pair(int i, double* s, double* y) const;
-    double sy(int i) const { return sy_[slot(i)]; }
+    // The stored pairs, oldest first, as doubles: S and Y become size() x n, row-major, read
+    // under one lock so that both come from the same state. Returns size().
+    int copy_pairs(std::vector<double>& S, std::vector<double>& Y) const;
 
 private:
+    // The *_unlocked helpers expect the caller to hold mutex_ (shared or exclusive).
+    double gamma_unlocked() const;
+    double sy(int i) const { return sy_[slot(i)]; }
     int64_t slot(int i) const { return (head_ + i) % slots_; }
     template <class T>
     const T* s(int i) const {
@@ -99,15 +108,13 @@ private:
     int64_t skipped_ = 0;
     DoubleBuffer S_, Y_;  // (m + 1) x n doubles or floats each, on huge pages where possible
     std::vector<double> sy_, yy_;
+    // Guards everything above that push and clear change (pairs, counters, ring position).
+    mutable std::shared_mutex mutex_;
+    // The Gram cache is filled lazily by readers, which hold mutex_ only shared: it needs its
+    // own lock. Writers invalidate it under mutex_ held exclusively, when no reader is inside.
     mutable std::mutex gram_mutex_;
     mutable bool gram_valid_ = false;
     mutable std::vector<double> SS_, SY_, YY_;  // Gram matrices, chronological order
 };
-
-double dot(const double* a, const double* b, int64_t n);
-// ||a - b||^2 in one pass.
-double distance_squared(const double* a, const double* b, int64_t n);
-// out = base + step * d in one pass.
-void step_point(const double* base, double step, const double* d, double* out, int64_t n);
 
 }  // namespace toposcape::optim

@@ -1,0 +1,65 @@
+// Bindings of cpp/common: the core's thread count and the level-1 kernels Python's optimizer
+// loops call on long vectors.
+#include <cmath>
+
+#include "arrays.hpp"
+#include "common/level1.hpp"
+#include "common/parallel.hpp"
+
+namespace toposcape::bindings {
+
+void bind_common(py::module_& m) {
+    m.def("get_num_threads", &toposcape::num_threads,
+          "Threads of the core's memory-bound passes (two-loop, reorthogonalization).");
+    m.def(
+        "set_num_threads",
+        [](int n) { toposcape::set_num_threads(n); },
+        py::arg("n"),
+        "Set the core's thread count; n <= 0 restores the default (TOPOSCAPE_NUM_THREADS, "
+        "else the number of processors, 1 to 8). Independent of torch's and MKL's.");
+
+    m.def(
+        "step_point",
+        [](const carray<double>& base, double step, const carray<double>& d) {
+            require(base.ndim() == 1 && d.ndim() == 1 && base.shape(0) == d.shape(0),
+                    "step_point needs two 1-D arrays of equal length");
+            const int64_t n = base.shape(0);
+            py::array_t<double> out(n);
+            const double* bp = base.data();
+            const double* dp = d.data();
+            double* op = out.mutable_data();
+            py::gil_scoped_release release;
+            toposcape::step_point(bp, step, dp, op, n);
+            return out;
+        },
+        py::arg("base"), py::arg("step"), py::arg("d"),
+        "base + step * d as a new array, in one pass");
+    m.def(
+        "distance",
+        [](const carray<double>& a, const carray<double>& b) {
+            require(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0),
+                    "distance needs two 1-D arrays of equal length");
+            const double* ap = a.data();
+            const double* bp = b.data();
+            const int64_t n = a.shape(0);
+            py::gil_scoped_release release;
+            return std::sqrt(toposcape::distance_squared(ap, bp, n));
+        },
+        py::arg("a"), py::arg("b"), "||a - b|| in one pass");
+    m.def(
+        "dot",
+        [](const carray<double>& a, const carray<double>& b) {
+            require(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0),
+                    "dot needs two 1-D arrays of equal length");
+            const double* ap = a.data();
+            const double* bp = b.data();
+            const int64_t n = a.shape(0);
+            py::gil_scoped_release release;
+            return toposcape::dot(ap, bp, n);
+        },
+        py::arg("a"), py::arg("b"),
+        "Single-threaded dot product of two float64 vectors (no BLAS thread pool: on small "
+        "machines a threaded BLAS level-1 call contends with the solver's and torch's threads).");
+}
+
+}  // namespace toposcape::bindings

@@ -1,0 +1,206 @@
+// Bindings of cpp/optim: the L-BFGS memory and the reverse-communication line searches.
+//
+// Thread safety. Python threads (Dask workers run tasks in threads) may share these objects.
+// LbfgsMemory releases the GIL around its passes (milliseconds each at 10^5-10^6 unknowns)
+// and locks itself (cpp/optim/lbfgs.hpp), so every method here that touches its state
+// releases the GIL first and lets the core take its lock: a thread waiting for a push never
+// holds the GIL, and the core never waits for the GIL while holding its lock. The line
+// searches are microsecond state machines: their methods keep the GIL for the whole call,
+// which serializes them, so they need no lock of their own.
+#include <pybind11/stl.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "arrays.hpp"
+#include "optim/lbfgs.hpp"
+#include "optim/line_search.hpp"
+
+namespace toposcape::bindings {
+namespace {
+
+using optim::LbfgsMemory;
+using release_gil = py::call_guard<py::gil_scoped_release>;
+
+[[noreturn]] void raise_memory_error(const std::string& message) {
+    PyErr_SetString(PyExc_MemoryError, message.c_str());
+    throw py::error_already_set();
+}
+
+std::string gib(double bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GiB", bytes / double(1 << 30));
+    return text;
+}
+
+// A memory of absurd size would otherwise either fail deep inside the allocator with a bare
+// "std::bad_alloc" or, when the kernel overcommits, be granted and then kill the process on
+// first touch. Sizes larger than the machine's physical memory are refused up front, with the
+// size that was asked for.
+std::unique_ptr<LbfgsMemory> make_memory(int64_t n, int memory, bool single) {
+    require(n >= 1, "n must be >= 1");
+    require(memory >= 1, "memory must be >= 1");
+    const double item = single ? sizeof(float) : sizeof(double);
+    // Two (memory + 1) x n pair buffers and two (memory + 1) curvature vectors.
+    const double rows = double(memory) + 1.0;
+    const double bytes = 2.0 * rows * (double(n) * item + sizeof(double));
+    const std::string what = "LbfgsMemory(n=" + std::to_string(n) +
+                             ", memory=" + std::to_string(memory) +
+                             (single ? ", single=True" : "") + ") needs " + gib(bytes);
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    if (pages > 0 && page_size > 0) {
+        const double physical = double(pages) * double(page_size);
+        if (bytes > physical)
+            raise_memory_error(what + ", more than this machine's " + gib(physical) +
+                               " of physical memory");
+    }
+    try {
+        py::gil_scoped_release release;
+        return std::make_unique<LbfgsMemory>(n, memory, single);
+    } catch (const std::bad_alloc&) {
+        raise_memory_error(what + ": the allocation failed");
+    } catch (const std::length_error&) {
+        raise_memory_error(what + ": the size overflows the address space");
+    }
+}
+
+template <void (LbfgsMemory::*Apply)(const double*, double*) const>
+py::array_t<double> apply_memory(const LbfgsMemory& mem, const carray<double>& v, py::object out) {
+    const double* vp = vector_arg(v, mem.n(), "v");
+    auto result = output_arg(out, mem.n());
+    double* op = result.mutable_data();
+    require(op != vp, "out must not alias v");
+    {
+        py::gil_scoped_release release;
+        (mem.*Apply)(vp, op);
+    }
+    return result;
+}
+
+py::tuple memory_pairs(const LbfgsMemory& mem) {
+    std::vector<double> S, Y;
+    int k;
+    {
+        py::gil_scoped_release release;
+        k = mem.copy_pairs(S, Y);
+    }
+    const auto rows = static_cast<py::ssize_t>(k), cols = static_cast<py::ssize_t>(mem.n());
+    return py::make_tuple(matrix_from(std::move(S), rows, cols),
+                          matrix_from(std::move(Y), rows, cols));
+}
+
+}  // namespace
+
+void bind_optim(py::module_& m) {
+    namespace opt = toposcape::optim;
+    py::enum_<opt::Task>(m, "Task", "State of a reverse-communication line search.")
+        .value("EVALUATE", opt::Task::Evaluate)
+        .value("CONVERGED", opt::Task::Converged)
+        .value("WARNING", opt::Task::Warning)
+        .value("ERROR", opt::Task::Error);
+
+    py::class_<LbfgsMemory>(m, "LbfgsMemory",
+                            "Ring buffer of L-BFGS pairs (s, y) with the two-loop recursion and "
+                            "the compact-representation products B_k v and H_k v.")
+        .def(py::init(&make_memory), py::arg("n"), py::arg("memory"), py::arg("single") = false,
+             "single: store the pairs in float32 (products accumulate in double); halves the "
+             "memory traffic of the two-loop")
+        .def_property_readonly("single", &LbfgsMemory::single)
+        .def_property_readonly("n", &LbfgsMemory::n)
+        .def_property_readonly("memory", &LbfgsMemory::m)
+        .def_property_readonly("size", py::cpp_function(&LbfgsMemory::size, release_gil()),
+                               "number of stored pairs")
+        .def_property_readonly("n_pushed",
+                               py::cpp_function(&LbfgsMemory::n_pushed, release_gil()))
+        .def_property_readonly("n_skipped",
+                               py::cpp_function(&LbfgsMemory::n_skipped, release_gil()))
+        .def(
+            "push",
+            [](LbfgsMemory& mem, const carray<double>& s, const carray<double>& y,
+               double skip_scale, double eps, double sy) {
+                const double* sp = vector_arg(s, mem.n(), "s");
+                const double* yp = vector_arg(y, mem.n(), "y");
+                py::gil_scoped_release release;
+                return mem.push(sp, yp, skip_scale, eps, sy);
+            },
+            py::arg("s"), py::arg("y"), py::arg("skip_scale") = 0.0,
+            py::arg("eps") = std::numeric_limits<double>::epsilon(),
+            py::arg("sy") = std::numeric_limits<double>::quiet_NaN(),
+            "Store (s, y) unless s.y <= eps * skip_scale (L-BFGS-B: skip_scale = -g_old.s). "
+            "Returns whether the pair was stored. sy: precomputed s.y (NaN: computed).")
+        .def(
+            "push_step",
+            [](LbfgsMemory& mem, const carray<double>& d, double step, const carray<double>& g_new,
+               const carray<double>& g_old, double skip_scale, double eps) {
+                const double* dp = vector_arg(d, mem.n(), "d");
+                const double* np_ = vector_arg(g_new, mem.n(), "g_new");
+                const double* op = vector_arg(g_old, mem.n(), "g_old");
+                require(std::isfinite(step), "step must be finite");
+                py::gil_scoped_release release;
+                return mem.push_step(dp, step, np_, op, skip_scale, eps);
+            },
+            py::arg("d"), py::arg("step"), py::arg("g_new"), py::arg("g_old"),
+            py::arg("skip_scale") = 0.0,
+            py::arg("eps") = std::numeric_limits<double>::epsilon(),
+            "push(step * d, g_new - g_old) without forming the vectors. Returns whether the "
+            "pair was stored.")
+        .def("clear", &LbfgsMemory::clear, release_gil())
+        .def("gamma", &LbfgsMemory::gamma, release_gil(),
+             "s.y / y.y of the newest pair (1 when empty)")
+        .def(
+            "two_loop",
+            [](const LbfgsMemory& mem, const carray<double>& g, py::object out, bool negate) {
+                const double* gp = vector_arg(g, mem.n(), "g");
+                auto result = output_arg(out, mem.n());
+                double* op = result.mutable_data();
+                require(op != gp, "out must not alias g");
+                {
+                    py::gil_scoped_release release;
+                    mem.two_loop(gp, op, negate);
+                }
+                return result;
+            },
+            py::arg("g"), py::arg("out") = py::none(), py::arg("negate") = false,
+            "H_k g by the two-loop recursion, H_0 = gamma I (negate: -H_k g)")
+        .def("apply_b", &apply_memory<&LbfgsMemory::apply_b>, py::arg("v"),
+             py::arg("out") = py::none(), "B_k v from the compact representation")
+        .def("apply_h", &apply_memory<&LbfgsMemory::apply_h>, py::arg("v"),
+             py::arg("out") = py::none(), "H_k v from the compact representation")
+        .def("pairs", &memory_pairs, "(S, Y): float64 copies of the stored pairs, (size, n), oldest first");
+
+    py::class_<opt::MoreThuente>(m, "MoreThuente",
+                                 "Moré-Thuente strong-Wolfe line search (MINPACK-2 dcsrch).")
+        .def(py::init<double, double, double, double, double>(), py::arg("ftol") = 1e-3,
+             py::arg("gtol") = 0.9, py::arg("xtol") = 0.1, py::arg("stpmin") = 0.0,
+             py::arg("stpmax") = 1e10)
+        .def("start", &opt::MoreThuente::start, py::arg("f0"), py::arg("g0"), py::arg("step"))
+        .def("iterate", &opt::MoreThuente::iterate, py::arg("f"), py::arg("g"))
+        .def_property_readonly("step", &opt::MoreThuente::step)
+        .def_property_readonly("message", &opt::MoreThuente::message);
+
+    py::class_<opt::Armijo>(m, "Armijo", "Backtracking line search to sufficient decrease.")
+        .def(py::init<double, double, double>(), py::arg("c1") = 1e-4, py::arg("shrink") = 0.5,
+             py::arg("stpmin") = 1e-20)
+        .def("start", &opt::Armijo::start, py::arg("f0"), py::arg("g0"), py::arg("step"))
+        .def("iterate", &opt::Armijo::iterate, py::arg("f"))
+        .def_property_readonly("step", &opt::Armijo::step)
+        .def_property_readonly("message", &opt::Armijo::message);
+
+    py::class_<opt::GoldenSection>(m, "GoldenSection",
+                                   "Exact line search: bracketing, then golden sections.")
+        .def(py::init<double, int>(), py::arg("xtol") = 1e-4, py::arg("max_expansions") = 50)
+        .def("start", &opt::GoldenSection::start, py::arg("f0"), py::arg("step"))
+        .def("iterate", &opt::GoldenSection::iterate, py::arg("f"))
+        .def_property_readonly("step", &opt::GoldenSection::step)
+        .def_property_readonly("best_value", &opt::GoldenSection::best_value)
+        .def_property_readonly("message", &opt::GoldenSection::message);
+}
+
+}  // namespace toposcape::bindings
