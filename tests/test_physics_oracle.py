@@ -1,4 +1,11 @@
-"""PixelObjective against the physics oracle (shared/reference/physics_reference.npz).
+"""PixelObjective against the physics oracle.
+
+The oracle is ``tests/data/physics_reference.npz`` (fixture ``physics_oracle``,
+tests/conftest.py): an exact copy of the project's ``shared/reference/physics_reference.npz``
+(the reference implementation's compliance, gradients and designs), made by
+``tests/data/oracle.py``; the penalty-independent design is stored once per problem. A missing
+data file fails these tests; when ``../shared`` is present the copy is also checked against the
+original.
 
 For every oracle problem and penalty with every available direct backend (and for a subset
 with AMG-CG, see AMG_CASES):
@@ -23,8 +30,7 @@ import pytest
 
 import toposcape as ts
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-PHYSICS_FILE = REFERENCE / "physics_reference.npz"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "physics_reference.npz"
 
 PROBLEMS = [
     "mbb_beam_96x32_0.5",
@@ -42,11 +48,17 @@ DESIGN_TOL = 1e-10
 
 
 @pytest.fixture(scope="module")
-def oracle():
-    if not PHYSICS_FILE.exists():
-        pytest.skip(f"physics oracle not found at {PHYSICS_FILE}")
-    with np.load(PHYSICS_FILE) as data:
-        return {key: data[key] for key in data.files}
+def oracle(physics_oracle):
+    return physics_oracle
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="no ../shared/reference to compare the copy with")
+def test_packed_oracle_equals_shared_original(oracle):
+    with np.load(SHARED) as data:
+        original = {key: data[key] for key in data.files}
+    assert sorted(oracle) == sorted(original)
+    for key, value in original.items():
+        assert oracle[key].dtype == value.dtype and np.array_equal(oracle[key], value), key
 
 
 def _rel(a: float, b: float) -> float:

@@ -1,5 +1,12 @@
 """Tests of toposcape.problems: the 116-problem suite against its oracle, the drawing
-primitives against scikit-image, and validation of user-defined problems."""
+primitives against scikit-image, and validation of user-defined problems.
+
+The suite oracle is ``tests/data/problems_116.npz`` (fixture ``suite_oracle``, tests/conftest.py):
+an exact, packed copy of the project's ``shared/reference/problems_116.npz`` (the boundary
+conditions of the reference implementation's 116 problems), made by ``tests/data/oracle.py``.
+A missing data file fails these tests; when ``../shared`` is present the copy is also checked
+against the original.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +25,21 @@ from toposcape.errors import (
 from toposcape.problems import Problem
 from toposcape.problems._raster import _circle_perimeter_aa, _line_aa
 
-ORACLE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "problems_116.npz"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "problems_116.npz"
 
 
 @pytest.fixture(scope="module")
-def oracle():
-    if not ORACLE.exists():
-        pytest.skip(f"suite oracle not found at {ORACLE}")
-    with np.load(ORACLE) as data:
-        return {key: data[key] for key in data.files}
+def oracle(suite_oracle):
+    return suite_oracle
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="no ../shared/reference to compare the copy with")
+def test_packed_oracle_equals_shared_original(oracle):
+    with np.load(SHARED) as data:
+        original = {key: data[key] for key in data.files}
+    assert sorted(oracle) == sorted(original)
+    for key, value in original.items():
+        assert oracle[key].dtype == value.dtype and np.array_equal(oracle[key], value), key
 
 
 # --------------------------------------------------------------------------------------

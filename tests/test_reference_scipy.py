@@ -1,4 +1,10 @@
-"""The plain SciPy benchmark reference (benches/reference_scipy.py) against the oracles."""
+"""The plain SciPy benchmark reference (benches/reference_scipy.py) against the oracles.
+
+The oracles are the test data in ``tests/data`` (fixtures ``suite_oracle`` and
+``physics_oracle``, tests/conftest.py): exact copies of the project's
+``shared/reference/problems_116.npz`` and ``physics_reference.npz``, made by
+``tests/data/oracle.py``. A missing data file fails these tests.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_DIR = ROOT.parent / "shared" / "reference"
-PROBLEMS_FILE = REFERENCE_DIR / "problems_116.npz"
-PHYSICS_FILE = REFERENCE_DIR / "physics_reference.npz"
-
-pytestmark = pytest.mark.skipif(
-    not (PROBLEMS_FILE.exists() and PHYSICS_FILE.exists()),
-    reason="oracle files in shared/reference are absent",
-)
 
 ORACLE_PROBLEMS = [
     "mbb_beam_96x32_0.5",
@@ -40,15 +38,13 @@ def _load_module():
 
 
 @pytest.fixture(scope="module")
-def problems():
-    with np.load(PROBLEMS_FILE) as data:
-        return {k: data[k] for k in data.files}
+def problems(suite_oracle):
+    return suite_oracle
 
 
 @pytest.fixture(scope="module")
-def physics():
-    with np.load(PHYSICS_FILE) as data:
-        return {k: data[k] for k in data.files}
+def physics(physics_oracle):
+    return physics_oracle
 
 
 def _build(problems, name, penal, volume_constraint):
