@@ -37,7 +37,7 @@ def _with(index, value, base=None):
 BAD_THETA = [
     (np.zeros(N - 1), "flat vector of length 32"),
     (np.zeros(N + 1), "flat vector of length 32"),
-    (np.zeros((H, W)), r"flat vector of length 32 \(H\*W\), got shape \(4, 8\)"),
+    (np.zeros((H, W)), r"theta must be a flat vector of length 32, got shape \(4, 8\)"),
     (np.zeros((1, N)), "flat vector"),
     (np.float64(0.5), "flat vector"),
     (_with(3, np.nan), "NaN or inf"),
@@ -88,8 +88,8 @@ def test_densities_outside_unit_interval(value):
     [
         (np.ones(N - 1), "v must be a flat vector of length 32"),
         (np.ones((H, W)), "v must be a flat vector"),
-        (_with(2, np.nan, np.ones(N)), "v contains NaN or inf"),
-        (_with(2, np.inf, np.ones(N)), "v contains NaN or inf"),
+        (_with(2, np.nan, np.ones(N)), "v (contains|must be finite, got 1) NaN or inf"),
+        (_with(2, np.inf, np.ones(N)), "v (contains|must be finite, got 1) NaN or inf"),
     ],
 )
 def test_pixel_bad_hvp_direction(objective, v, match):
@@ -107,7 +107,7 @@ def test_bad_penalty(penal):
         lambda: ts.PixelObjective(_problem(), penal=penal, volume_constraint=False),
         lambda: Compliance(_problem(), penal=penal),
     ):
-        with pytest.raises(ValueError, match="penal must be a finite number >= 1"):
+        with pytest.raises(ValueError, match="penal must be a finite (real )?number >= 1"):
             make()
 
 
@@ -123,9 +123,9 @@ def test_unknown_solver():
 
 @pytest.mark.parametrize("radius", [0.0, -2.0, np.nan, np.inf])
 def test_bad_filter_radius(radius):
-    with pytest.raises(InvalidInputError, match="filter radius must be positive and finite"):
+    with pytest.raises(InvalidInputError, match="filter_radius must be a finite real number > 0"):
         ts.PixelObjective(_problem(), filter_radius=radius)
-    with pytest.raises(InvalidInputError, match="filter radius"):
+    with pytest.raises(InvalidInputError, match="(filter )?radius"):
         ConeFilter(np.ones((H, W), bool), radius)
 
 
@@ -175,8 +175,8 @@ def test_compliance_bad_density(x, match):
     ("v", "match"),
     [
         (np.ones(N), r"v must have shape \(4, 8\)"),
-        (_with(0, np.nan, np.ones(N)).reshape(H, W), "v contains NaN or inf"),
-        (_with(0, -np.inf, np.ones(N)).reshape(H, W), "v contains NaN or inf"),
+        (_with(0, np.nan, np.ones(N)).reshape(H, W), "v (contains|must be finite, got 1) NaN or inf"),
+        (_with(0, -np.inf, np.ones(N)).reshape(H, W), "v (contains|must be finite, got 1) NaN or inf"),
     ],
 )
 def test_compliance_bad_direction(v, match):

@@ -290,3 +290,20 @@ def _check_finite(arr: np.ndarray, name: str, who: str | None) -> None:
             f"{_prefix(who)}{name} must be finite, got {bad} NaN or inf "
             f"entr{'y' if bad == 1 else 'ies'} of {arr.size}"
         )
+
+
+def problem(value: Any, name: str = "problem", who: str | None = None):
+    """A :class:`~toposcape.problems.Problem`, or the suite problem named ``value``.
+
+    A string is looked up in the suite (UnknownNameError with suggestions when unknown); any
+    other object must be a Problem (TypeError otherwise).
+    """
+    from . import problems
+
+    if isinstance(value, str):
+        return problems.get(value)
+    if not isinstance(value, problems.Problem):
+        raise _type_error(
+            name, "a toposcape.problems.Problem or a suite problem name", value, who
+        )
+    return value

@@ -13,9 +13,13 @@ with ``z`` the CNN's logits, ``J = dz/dtheta`` and ``g = dc/dz``.
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import numpy as np
 import torch
 
+from .. import _validate
 from ..errors import InvalidInputError
 from .cnn import CNNModel
 from .pixel import PixelObjective
@@ -23,6 +27,19 @@ from .pixel import PixelObjective
 __all__ = ["CNNObjective", "compliance_of_logits"]
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _synchronized(method):
+    """Run ``method`` under the objective's lock: the CNN's parameters are overwritten by
+    every call, so one objective evaluates one ``theta`` at a time; separate objectives run
+    in parallel freely."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 class _ComplianceGradient(torch.autograd.Function):
@@ -85,8 +102,9 @@ class CNNObjective:
 
     Parameters
     ----------
-    problem : toposcape.problems.Problem
-        ``H`` and ``W`` must be divisible by the product of the resizes (8 by default).
+    problem : toposcape.problems.Problem or str
+        The problem or a suite problem's name; ``H`` and ``W`` must be divisible by the
+        product of the resizes (8 by default).
     penal : float
         SIMP penalty.
     seed : int
@@ -124,8 +142,12 @@ class CNNObjective:
         solver: str = "auto",
         **model_options,
     ) -> None:
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        who = "CNNObjective"
+        problem = _validate.problem(problem, who=who)
+        dtype = _validate.option(dtype, "dtype", tuple(_DTYPES), who=who)
+        upsampling = _validate.option(upsampling, "upsampling", ("bilinear", "transpose"), who=who)
+        seed = _validate.integer(seed, "seed", minimum=0, who=who)
+        self._lock = threading.RLock()
         self.problem = problem
         self.dtype = dtype
         self.pixel = PixelObjective(problem, penal=penal, volume_constraint=True, solver=solver)
@@ -155,18 +177,7 @@ class CNNObjective:
 
     # ----------------------------------------------------------------------------------------
     def _vector(self, theta: np.ndarray, name: str) -> np.ndarray:
-        if np.iscomplexobj(theta):
-            raise InvalidInputError(f"{name} must be real, got complex values")
-        theta = np.asarray(theta, dtype=np.float64)
-        if theta.shape != (self.size,):
-            raise InvalidInputError(
-                f"{name} must be a flat vector of length {self.size}, got shape {theta.shape}"
-            )
-        # A sum is finite whenever every entry is (one pass, no temporary); only a non-finite
-        # sum needs the entry-wise test, which also tells overflow of finite values apart.
-        if not np.isfinite(theta.sum()) and not np.all(np.isfinite(theta)):
-            raise InvalidInputError(f"{name} contains NaN or inf")
-        return theta
+        return _validate.vector(theta, name, self.size)
 
     def _load(self, theta: np.ndarray) -> None:
         theta = self._vector(theta, "theta")
@@ -181,16 +192,27 @@ class CNNObjective:
         torch.from_numpy(out).copy_(torch.cat([t.reshape(-1) for t in tensors]))
         return out
 
+    @_synchronized
     def logits(self, theta: np.ndarray) -> np.ndarray:
         """The CNN's output ``z`` (H, W) at ``theta``, float64."""
         self._load(theta)
         with torch.no_grad():
             return self.model().to(torch.float64).numpy().copy()
 
+    @_synchronized
     def design(self, theta: np.ndarray) -> np.ndarray:
         """Physical densities ``x_phys`` (H, W) at ``theta``."""
         return self.pixel.design(self.logits(theta).ravel())
 
+    @_synchronized
+    def value(self, theta: np.ndarray) -> float:
+        """Compliance at ``theta`` (no gradient: one forward pass)."""
+        self._load(theta)
+        with torch.no_grad():
+            z = self.model().to(torch.float64).numpy().ravel()
+        return float(self.pixel.value(z))
+
+    @_synchronized
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Compliance and its gradient with respect to ``theta`` ((size,) float64)."""
         self._load(theta)
@@ -198,6 +220,7 @@ class CNNObjective:
         grads = torch.autograd.grad(loss, self._params)
         return float(loss.item()), self._flat(grads)
 
+    @_synchronized
     def hvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Exact Hessian-vector product of the whole graph, (size,) float64."""
         self._load(theta)
@@ -215,6 +238,7 @@ class CNNObjective:
         hv = torch.autograd.grad(gv, self._params)
         return self._flat(hv)
 
+    @_synchronized
     def hvp_at(self, theta: np.ndarray):
         """Hessian-vector products at a fixed ``theta``, reusing one graph for every product.
 
@@ -241,7 +265,8 @@ class CNNObjective:
 
         def product(v: np.ndarray) -> np.ndarray:
             v = torch.from_numpy(self._vector(v, "v")).to(dtype)
-            (hv,) = torch.autograd.grad(gradient, flat, grad_outputs=v, retain_graph=True)
+            with self._lock:
+                (hv,) = torch.autograd.grad(gradient, flat, grad_outputs=v, retain_graph=True)
             return hv.to(torch.float64).numpy()
 
         return product

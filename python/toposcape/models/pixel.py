@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import numpy as np
 
+from .. import _validate
 from ..errors import InvalidInputError
 from ..physics.compliance import Compliance
 from ..physics.filter import ConeFilter
 from ..physics.sigmoid import SigmoidState, VolumeSigmoid
 
 __all__ = ["PixelObjective"]
+
+
+def _synchronized(method):
+    """Run ``method`` under the objective's lock: one evaluation at a time per objective.
+
+    An objective caches the last design and its factorization; two threads evaluating one
+    objective at once would mix those caches. Separate objectives run in parallel freely.
+    """
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 class PixelObjective:
@@ -23,7 +42,8 @@ class PixelObjective:
 
     Parameters
     ----------
-    problem : toposcape.problems.Problem
+    problem : toposcape.problems.Problem or str
+        The problem, or the name of a suite problem (``toposcape.problems.names()``).
     penal : float
         SIMP penalty (3 by default; 1 makes the density-space problem convex).
     volume_constraint : bool
@@ -54,10 +74,20 @@ class PixelObjective:
         solver: str = "auto",
         filter_radius: float = 2.0,
     ) -> None:
+        who = "PixelObjective"
+        problem = _validate.problem(problem, who=who)
+        penal = _validate.real(penal, "penal", minimum=1.0, who=who)
+        volume_constraint = _validate.flag(volume_constraint, "volume_constraint", who)
+        filter_radius = _validate.real(
+            filter_radius, "filter_radius", minimum=0.0, lower_open=True, who=who
+        )
+        if not isinstance(solver, str):
+            raise TypeError(f"{who}: solver must be a string, got {_validate.given(solver)}")
+        self._lock = threading.RLock()
         self.problem = problem
         self.physics = Compliance(problem, penal=penal, solver=solver)
         self.penal = self.physics.penal
-        self.volume_constraint = bool(volume_constraint)
+        self.volume_constraint = volume_constraint
         self.shape = (int(problem.height), int(problem.width))
         self.size = self.shape[0] * self.shape[1]
         self.mask = np.asarray(problem.mask, dtype=bool)
@@ -90,6 +120,7 @@ class PixelObjective:
         """(size,) bool: the designable cells, the only parameters an optimizer may move."""
         return self.mask.ravel().copy()
 
+    @_synchronized
     def volume(self, theta: np.ndarray) -> float:
         """Mean physical density ``x_phys`` over the designable cells at ``theta``.
 
@@ -128,16 +159,7 @@ class PixelObjective:
 
     # ----------------------------------------------------------------------------------------
     def _check_theta(self, theta: np.ndarray, name: str = "theta") -> np.ndarray:
-        if np.iscomplexobj(theta):
-            raise InvalidInputError(f"{name} must be real, got complex values")
-        theta = np.asarray(theta, dtype=np.float64)
-        if theta.shape != (self.size,):
-            raise InvalidInputError(
-                f"{name} must be a flat vector of length {self.size} (H*W), got shape {theta.shape}"
-            )
-        if not np.all(np.isfinite(theta)):
-            raise InvalidInputError(f"{name} contains NaN or inf")
-        return theta
+        return _validate.vector(theta, name, self.size)
 
     def _forward(self, theta: np.ndarray) -> np.ndarray:
         theta = self._check_theta(theta)
@@ -172,19 +194,23 @@ class PixelObjective:
         return self.filter(v * self.mask)
 
     # ----------------------------------------------------------------------------------------
+    @_synchronized
     def design(self, theta: np.ndarray) -> np.ndarray:
         """Physical densities ``x_phys`` (H, W) for parameters ``theta`` (size,)."""
         return self._forward(theta).copy()
 
+    @_synchronized
     def value(self, theta: np.ndarray) -> float:
         """Compliance at ``theta``."""
         return self.physics.value(self._forward(theta))
 
+    @_synchronized
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Compliance (float) and its gradient with respect to ``theta`` ((size,) float64)."""
         c, g_phys = self.physics.value_and_grad(self._forward(theta))
         return c, self._pull_back(g_phys).ravel()
 
+    @_synchronized
     def hvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Exact Hessian-vector product ``H(theta) v``, (size,) float64.
 
