@@ -125,7 +125,7 @@ def test_run_metrics_overlay_and_median():
     assert out is fig2
     assert len(axes[0].get_lines()) == 3
     assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["gd", "one"]
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(TypeError, match=r"runs\[0\] must be a Trajectory or a Dataset"):
         plot_run_metrics([object()])
 
 
@@ -142,5 +142,5 @@ def test_designs_along_interpolation():
         assert im.get_array().shape == (4, 8)
         assert f"{al:g}" in ax.get_title() and "loss" in ax.get_title()
     np.testing.assert_allclose(axes[2].get_images()[0].get_array(), obj.design(b))
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(TypeError, match=r"obj must be an objective with a design\(theta\)"):
         plot_interpolation_designs(Quadratic(), np.ones(6), np.zeros(6))

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _validate
 from ..errors import InvalidInputError
+from ._common import as_operator, as_thetas, nonzero_vector, objective_size, rng, step_indices
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -49,77 +51,9 @@ _WHOLE_KINDS = ("latent", "pixel")
 
 
 # ------------------------------------------------------------------------------------------------
-# Input helpers (shared with slices.py and metrics.py)
-# ------------------------------------------------------------------------------------------------
-def _vector(x: Any, name: str, size: int | None = None) -> np.ndarray:
-    """``x`` as a finite flat float64 vector (of length ``size`` when given)."""
-    if np.iscomplexobj(x):
-        raise InvalidInputError(f"{name} must be real, got complex values")
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be a numeric vector: {exc}") from None
-    if arr.ndim != 1:
-        raise InvalidInputError(f"{name} must be a flat 1-D vector, got shape {arr.shape}")
-    if size is not None and arr.shape[0] != size:
-        raise InvalidInputError(f"{name} must have length {size}, got {arr.shape[0]}")
-    if arr.size == 0:
-        raise InvalidInputError(f"{name} is empty")
-    if not np.all(np.isfinite(arr)):
-        raise InvalidInputError(f"{name} contains NaN or inf")
-    return arr
-
-
-def _size_of(obj: Any) -> int:
-    size = getattr(obj, "size", None)
-    if size is None:
-        raise InvalidInputError("the objective has no 'size' attribute (see toposcape.Objective)")
-    return int(size)
-
-
-def _as_thetas(traj: Any, name: str = "traj") -> np.ndarray:
-    """The iterates of ``traj`` as a ``(n_iterates, size)`` float64 array.
-
-    ``traj`` may be a :class:`~toposcape.optim.Trajectory` run with ``record_params=True``, an
-    xarray Dataset with a ``theta`` (step, parameter) variable (``Trajectory.to_xarray()``), or
-    an array of shape ``(n_iterates, size)``.
-    """
-    if hasattr(traj, "thetas"):
-        thetas = traj.thetas
-        if thetas is None:
-            raise InvalidInputError(
-                f"{name} has no recorded iterates: run the optimizer with record_params=True"
-            )
-    elif hasattr(traj, "data_vars"):
-        if "theta" not in traj:
-            raise InvalidInputError(
-                f"{name} has no 'theta' variable: run the optimizer with record_params=True"
-            )
-        thetas = traj["theta"].values
-    else:
-        thetas = traj
-    if np.iscomplexobj(thetas):
-        raise InvalidInputError(f"{name} must be real, got complex values")
-    thetas = np.asarray(thetas, dtype=np.float64)
-    if thetas.ndim != 2 or thetas.shape[0] < 1 or thetas.shape[1] < 1:
-        raise InvalidInputError(
-            f"{name} must hold iterates as an array (n_iterates, size), got shape {thetas.shape}"
-        )
-    if not np.all(np.isfinite(thetas)):
-        raise InvalidInputError(f"{name} contains NaN or inf iterates")
-    return thetas
-
-
-def _choice(value: Any, options: Sequence[str], name: str) -> str:
-    if value not in options:
-        raise InvalidInputError(f"{name} must be one of {list(options)}, got {value!r}")
-    return value
-
-
-# ------------------------------------------------------------------------------------------------
 # Filter normalisation
 # ------------------------------------------------------------------------------------------------
-def _groups_of(obj: Any, size: int) -> list[tuple[str, tuple[int, ...], str, Any, Any]]:
+def _groups_of(obj: Any, size: int, who: str) -> list[tuple[str, tuple[int, ...], str, Any, Any]]:
     """``(name, shape, kind, index, filter_axis)`` per group, validated; ``[]`` if none.
 
     ``index`` is a slice of ``theta``; values that no group covers form one extra group of kind
@@ -130,27 +64,40 @@ def _groups_of(obj: Any, size: int) -> list[tuple[str, tuple[int, ...], str, Any
         return []
     groups = []
     covered = np.zeros(size, dtype=bool)
-    for g in getter():
+    for i, g in enumerate(getter()):
         name = str(getattr(g, "name", "?"))
-        offset, n = int(g.offset), int(g.size)
-        shape = tuple(int(s) for s in getattr(g, "shape", (n,)))
+        arg = f"obj.parameter_groups()[{i}] ({name!r})"
+        if not (hasattr(g, "offset") and hasattr(g, "size")):
+            raise TypeError(
+                f"{who}: {arg} must have offset and size attributes (see "
+                f"toposcape.models.cnn.ParamGroup), got {_validate.given(g)}"
+            )
+        offset = _validate.integer(g.offset, f"{arg}.offset", minimum=0, who=who)
+        n = _validate.integer(g.size, f"{arg}.size", minimum=0, who=who)
+        shape = tuple(
+            _validate.integer(s, f"{arg}.shape", minimum=0, who=who)
+            for s in getattr(g, "shape", (n,))
+        )
         kind = str(getattr(g, "kind", ""))
         axis = getattr(g, "filter_axis", None)
-        if offset < 0 or n < 0 or offset + n > size:
+        if axis is not None:
+            axis = _validate.integer(axis, f"{arg}.filter_axis", who=who)
+        if offset + n > size:
             raise InvalidInputError(
-                f"parameter group {name!r} [{offset}, {offset + n}) lies outside theta "
-                f"(size {size})"
+                f"{who}: {arg} must lie within theta (size {size}), got [{offset}, {offset + n})"
             )
         if int(np.prod(shape, dtype=np.int64)) != n:
-            raise InvalidInputError(f"parameter group {name!r}: shape {shape} has not {n} values")
-        if axis is not None and not -len(shape) <= int(axis) < len(shape):
-            raise InvalidInputError(f"parameter group {name!r}: filter_axis {axis} out of range")
+            raise InvalidInputError(
+                f"{who}: {arg}.shape must hold size = {n} values, got shape {shape}"
+            )
+        if axis is not None and not -len(shape) <= axis < len(shape):
+            raise InvalidInputError(
+                f"{who}: {arg}.filter_axis must be an axis of shape {shape}, got {axis}"
+            )
         if covered[offset : offset + n].any():
-            raise InvalidInputError(f"parameter group {name!r} overlaps another group")
+            raise InvalidInputError(f"{who}: {arg} must not overlap another group, but does")
         covered[offset : offset + n] = True
-        groups.append(
-            (name, shape, kind, slice(offset, offset + n), None if axis is None else int(axis))
-        )
+        groups.append((name, shape, kind, slice(offset, offset + n), axis))
     if groups and not covered.all():
         rest = np.flatnonzero(~covered)
         groups.append(("<ungrouped>", (rest.size,), "ungrouped", rest, None))
@@ -247,24 +194,26 @@ def normalize_direction(
     A filter whose ``theta`` part is zero always gets a zero direction (``||theta_f|| = 0``),
     except under ``"unit"`` and ``"none"``.
     """
-    size = _size_of(obj)
-    theta = _vector(theta, "theta", size)
-    d = _vector(d, "d", size)
-    normalize = _choice(normalize, _NORMALIZE, "normalize")
-    bias = _choice(bias, _BIAS, "bias")
+    return _normalize(obj, theta, d, normalize, bias, "normalize_direction")
+
+
+def _normalize(obj: Any, theta: Any, d: Any, normalize: Any, bias: Any, who: str) -> np.ndarray:
+    size = objective_size(obj, who)
+    theta = _validate.vector(theta, "theta", size, who=who)
+    d = _validate.vector(d, "d", size, who=who)
+    normalize = _validate.option(normalize, "normalize", _NORMALIZE, who)
+    bias = _validate.option(bias, "bias", _BIAS, who)
     if normalize == "none":
         return d.copy()
     if normalize == "unit":
-        nd = np.linalg.norm(d)
-        if nd == 0:
-            raise InvalidInputError("d is zero: it cannot be scaled to unit norm")
-        return d / nd
-    groups = _groups_of(obj, size)
+        d = nonzero_vector(d, "d (to be scaled to unit norm)", who=who)
+        return d / np.linalg.norm(d)
+    groups = _groups_of(obj, size, who)
     if not groups:
-        if np.linalg.norm(theta) == 0:
+        if not np.any(theta):
             raise InvalidInputError(
-                "theta is zero: whole-vector filter normalisation has no scale to match "
-                "(use normalize='unit' or 'none')"
+                f"{who}: theta must be nonzero for whole-vector {normalize} normalisation (it "
+                "has no scale to match; use normalize='unit' or 'none'), got a zero vector"
             )
         return _rescale_whole(d, theta)
     out = np.zeros(size)
@@ -313,13 +262,15 @@ def random_directions(
         Independent directions (nearly orthogonal in high dimension; :func:`project` does not
         need them orthogonal).
     """
-    size = _size_of(obj)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    d1 = rng.standard_normal(size)
-    d2 = rng.standard_normal(size)
+    who = "random_directions"
+    size = objective_size(obj, who)
+    theta = _validate.vector(theta, "theta", size, who=who)
+    generator = rng(seed, who)
+    d1 = generator.standard_normal(size)
+    d2 = generator.standard_normal(size)
     return (
-        normalize_direction(obj, theta, d1, normalize=normalize, bias=bias),
-        normalize_direction(obj, theta, d2, normalize=normalize, bias=bias),
+        _normalize(obj, theta, d1, normalize, bias, who),
+        _normalize(obj, theta, d2, normalize, bias, who),
     )
 
 
@@ -382,14 +333,17 @@ def pca_directions(
     """
     import xarray as xr
 
-    thetas = _as_thetas(traj)
+    who = "pca_directions"
+    thetas = as_thetas(traj, who)
     K1, size = thetas.shape
-    if int(n_components) != n_components or n_components < 2:
-        raise InvalidInputError(f"n_components must be an integer >= 2, got {n_components!r}")
-    n_components = int(n_components)
+    n_components = _validate.integer(n_components, "n_components", minimum=2, who=who)
     if K1 < 2:
-        raise InvalidInputError("pca_directions needs at least two iterates")
-    ref = thetas[-1] if final is None else _vector(final, "final", size)
+        raise InvalidInputError(
+            f"{who}: traj must hold at least two iterates, got {K1} (shape {thetas.shape})"
+        )
+    ref = thetas[-1] if final is None else _validate.vector(final, "final", size, who=who)
+    # Checked before the work, so a bad argument fails at once.
+    wanted = np.unique(step_indices(steps, K1, who=who, allow_empty=True))
 
     # Directions: eigenvectors of the Gram matrix M M^T, mapped back by M^T u / s.
     M = thetas - ref
@@ -402,8 +356,8 @@ def pca_directions(
         # Gram eigenvalues carry rounding noise of about eps * w[0].
         if w[c] <= 1e-300 or w[c] <= w[0] * 1e-13:
             raise InvalidInputError(
-                "the iterates span fewer than two directions (a straight path): no PCA plane "
-                "exists; use random_directions or eigen_directions"
+                f"{who}: the iterates span fewer than two directions (a straight path): no PCA "
+                "plane exists; use random_directions or eigen_directions"
             )
         v = M.T @ U[:, c]
         v /= np.linalg.norm(v)
@@ -420,13 +374,6 @@ def pca_directions(
 
     # Explained variance of every prefix, from one Gram matrix relative to theta_0 (its entries
     # for a prefix have the prefix's own scale, so small early steps keep their precision).
-    if steps is None:
-        wanted = np.arange(K1)
-    else:
-        wanted = np.unique(np.asarray(steps, dtype=np.int64))
-        if wanted.size and (wanted.min() < -K1 or wanted.max() >= K1):
-            raise InvalidInputError(f"steps must lie in [0, {K1}), got {steps!r}")
-        wanted = np.unique(np.where(wanted < 0, wanted + K1, wanted))
     D0 = thetas - thetas[0]
     P = D0 @ D0.T
     evr = np.full((K1, n_components), np.nan)
@@ -468,8 +415,7 @@ def eigen_directions(
     return_values : bool
         Also return the two eigenvalues.
     **eigsh_options
-        Passed to :func:`toposcape.landscape.spectral.eigsh` (the library's Lanczos solver;
-        SciPy's ``eigsh`` is used if that module is not available).
+        Passed to :func:`toposcape.landscape.spectral.eigsh` (the library's Lanczos solver).
 
     Returns
     -------
@@ -479,39 +425,17 @@ def eigen_directions(
     (l1, l2) : tuple of float
         Their eigenvalues, with ``return_values=True``.
     """
-    from scipy.sparse.linalg import LinearOperator, aslinearoperator
+    from .spectral import eigsh
 
-    which = _choice(which, ("LA", "SA", "LM"), "which")
-    if not isinstance(H, LinearOperator):
-        if hasattr(H, "shape") and len(H.shape) == 2:
-            H = aslinearoperator(H)
-        else:
-            raise InvalidInputError(
-                f"H must be a scipy LinearOperator or a square matrix, got {type(H).__name__}"
-            )
-    n, m = H.shape
-    if n != m:
-        raise InvalidInputError(f"H must be square, got shape {H.shape}")
-    if n < 2:
-        raise InvalidInputError("H must be at least 2 x 2 to give two directions")
-    try:
-        from .spectral import eigsh
-    except ImportError:
-        eigsh = None
-    if eigsh is not None:
-        w, V = eigsh(H, k=2, which=which, **eigsh_options)
-    else:  # pragma: no cover - only while spectral.py is missing
-        from scipy.sparse.linalg import eigsh as _scipy_eigsh
-
-        if n <= 3:
-            dense = H @ np.eye(n)
-            w, V = np.linalg.eigh(0.5 * (dense + dense.T))
-            pick = {"LA": [-2, -1], "SA": [0, 1]}.get(which)
-            if pick is None:
-                pick = list(np.argsort(np.abs(w))[-2:])
-            w, V = w[pick], V[:, pick]
-        else:
-            w, V = _scipy_eigsh(H, k=2, which=which, **eigsh_options)
+    who = "eigen_directions"
+    which = _validate.option(which, "which", ("LA", "SA", "LM"), who)
+    return_values = _validate.flag(return_values, "return_values", who)
+    H = as_operator(H, who)
+    if H.shape[0] < 2:
+        raise InvalidInputError(
+            f"{who}: H must be at least 2 x 2 to give two directions, got shape {H.shape}"
+        )
+    w, V = eigsh(H, k=2, which=which, **eigsh_options)
     w = np.asarray(w, dtype=np.float64)
     V = np.asarray(V, dtype=np.float64)
     if which == "LA":

@@ -12,9 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _validate
 from ..errors import InvalidInputError
-from .directions import _as_thetas, _size_of
-from .slices import _bar, _steps
+from ._common import (
+    as_thetas,
+    check_real_result,
+    is_dataset,
+    is_trajectory,
+    objective_size,
+    optional_flag,
+    progress_bar,
+    step_indices,
+    step_series,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -111,66 +121,82 @@ def trajectory_metrics(
     """
     import xarray as xr
 
-    has_record = hasattr(traj, "losses") and hasattr(traj, "grad_norms")
+    who = "trajectory_metrics"
+    overlap = _validate.flag(overlap, "overlap", who)
+    progress = optional_flag(progress, "progress", who)
+    out: dict[str, np.ndarray] = {}
     thetas = None
-    if has_record:
-        if getattr(traj, "thetas", None) is not None:
-            thetas = _as_thetas(traj)
-        K1 = len(traj.losses)
-    elif hasattr(traj, "data_vars"):
-        if "theta" in traj:
-            thetas = _as_thetas(traj)
-        if "loss" not in traj:
-            raise InvalidInputError("the Dataset has no 'loss' variable (Trajectory.to_xarray())")
-        K1 = int(traj.sizes["step"])
+    if is_trajectory(traj) or is_dataset(traj):
+        record = {v: step_series(traj, v, who, "traj") for v in ("loss", "grad_norm", "distance")}
+        if record["loss"] is None:
+            raise InvalidInputError(
+                f"{who}: traj must have a 'loss' variable over 'step' (a Dataset from "
+                f"Trajectory.to_xarray()), got a Dataset with {sorted(traj.data_vars)}"
+            )
+        K1 = record["loss"].size
+        if (traj.thetas if is_trajectory(traj) else traj.get("theta")) is not None:
+            thetas = as_thetas(traj, who)
+        for name, values in record.items():
+            if values is not None:
+                if values.size != K1:
+                    raise InvalidInputError(
+                        f"{who}: traj must hold one {name} per step ({K1}), got {values.size}"
+                    )
+                out[name] = values.copy()
     else:
-        thetas = _as_thetas(traj)
+        thetas = as_thetas(traj, who)
         K1 = thetas.shape[0]
     if thetas is not None and thetas.shape[0] != K1:
-        raise InvalidInputError(f"traj holds {thetas.shape[0]} iterates but {K1} losses")
-
-    out = {name: np.full(K1, np.nan) for name in _VARIABLES}
-    if has_record:
-        out["loss"][:] = traj.losses
-        out["grad_norm"][:] = traj.grad_norms
-        out["distance"][:] = traj.distances
-    elif hasattr(traj, "data_vars"):
-        for src, dst in (("loss", "loss"), ("grad_norm", "grad_norm"), ("distance", "distance")):
-            if src in traj:
-                out[dst][:] = traj[src].values
+        raise InvalidInputError(
+            f"{who}: traj must hold one iterate per loss ({K1}), got {thetas.shape[0]} iterates"
+        )
+    for name in _VARIABLES:
+        out.setdefault(name, np.full(K1, np.nan))
 
     size = thetas.shape[1] if thetas is not None else None
     end = None
     if thetas is not None:
-        if final is None:
-            end = thetas[-1]
-        else:
-            end = np.asarray(final, dtype=np.float64)
-            if end.shape != (size,) or not np.all(np.isfinite(end)):
-                raise InvalidInputError(f"final must be a finite vector of length {size}")
+        end = thetas[-1] if final is None else _validate.vector(final, "final", size, who=who)
         out["distance"][:] = np.linalg.norm(thetas - thetas[0], axis=1)
         out["distance_to_final"][:] = np.linalg.norm(end - thetas, axis=1)
         out["step_length"][1:] = np.linalg.norm(np.diff(thetas, axis=0), axis=1)
+    elif final is not None:
+        _validate.vector(final, "final", who=who)
 
-    if obj is not None and thetas is None:
-        raise InvalidInputError(
-            "recomputing gradients needs the iterates: run the optimizer with record_params=True"
-        )
-    if obj is not None and _size_of(obj) != size:
-        raise InvalidInputError(f"obj.size is {_size_of(obj)}, the iterates have length {size}")
+    if obj is not None:
+        obj_size = objective_size(obj, who)
+        if not callable(getattr(obj, "value_and_grad", None)):
+            raise TypeError(
+                f"{who}: obj must be an objective with a value_and_grad(theta) method, got "
+                f"{_validate.given(obj)}"
+            )
+        if thetas is None:
+            raise InvalidInputError(
+                f"{who}: recomputing gradients needs the iterates: run the optimizer with "
+                "record_params=True"
+            )
+        if obj_size != size:
+            raise InvalidInputError(
+                f"{who}: obj.size must match the iterates' length {size}, got {obj_size}"
+            )
 
     G = None
     source = "unavailable"
-    wanted = _steps(steps, K1)
+    wanted = step_indices(steps, K1, who=who)
     if grads is not None:
-        G = np.asarray(grads, dtype=np.float64)
-        if thetas is None:
-            size = G.shape[1] if G.ndim == 2 else None
+        G = _validate.array(grads, "grads", who=who)
+        if thetas is None and G.ndim == 2:
+            size = G.shape[1]
         if G.shape != (K1, size):
-            raise InvalidInputError(f"grads must have shape {(K1, size)}, got {G.shape}")
+            raise InvalidInputError(
+                f"{who}: grads must have shape ({K1}, {size}) (one gradient per iterate), "
+                f"got shape {G.shape}"
+            )
         source = "given"
         out["grad_norm"][:] = np.linalg.norm(G, axis=1)
     hvp = getattr(obj, "hvp", None) if (obj is not None and overlap) else None
+    if hvp is not None and not callable(hvp):
+        hvp = None
     n_calls = 0
     if obj is not None and G is None:
         need = np.unique(np.concatenate([wanted, wanted[wanted > 0] - 1]))
@@ -179,7 +205,7 @@ def trajectory_metrics(
         need = np.empty(0, dtype=np.int64)
     if hvp is not None:
         n_calls += wanted.size
-    bar = _bar(n_calls, progress, "trajectory metrics")
+    bar = progress_bar(n_calls, progress, "trajectory metrics")
     try:
         if need.size:
             G = np.full((K1, size), np.nan)
@@ -200,7 +226,7 @@ def trajectory_metrics(
             if hvp is not None:
                 for j in wanted:
                     g = G[j]
-                    hg = np.asarray(hvp(thetas[j], g), dtype=np.float64)
+                    hg = check_real_result(hvp(thetas[j], g), "obj.hvp", who)
                     gn, hn = np.linalg.norm(g), np.linalg.norm(hg)
                     ghg = float(g @ hg)
                     if gn > 0:

@@ -20,8 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _validate
 from ..errors import InvalidInputError
-from .directions import _size_of, _vector
+from ._common import (
+    check_real_result,
+    is_dataset,
+    is_trajectory,
+    loss_function,
+    objective_size,
+    step_series,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -42,25 +50,72 @@ def _new_axes(nrows: int, ncols: int, figsize: tuple[float, float] | None = None
     return fig, axes
 
 
-def _given_axes(axes: Any, nrows: int, ncols: int, name: str = "axes"):
-    arr = np.asarray(axes, dtype=object)
+def _given_axes(axes: Any, nrows: int, ncols: int, who: str, name: str = "axes"):
+    """``axes`` (one Axes or any array of them) as an ``(nrows, ncols)`` object array."""
+    from matplotlib.axes import Axes
+
+    if isinstance(axes, str | bytes):
+        raise TypeError(f"{who}: {name} must be matplotlib Axes, got {_validate.given(axes)}")
+    arr = np.empty(1, dtype=object)
+    if isinstance(axes, Axes):
+        arr[0] = axes
+    else:
+        try:
+            arr = np.asarray(axes, dtype=object)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{who}: {name} must be matplotlib Axes, got {_validate.given(axes)}"
+            ) from None
+    for a in arr.flat:
+        if not isinstance(a, Axes):
+            raise TypeError(
+                f"{who}: {name} must hold matplotlib Axes, got an entry {_validate.given(a)}"
+            )
     if arr.size != nrows * ncols:
-        raise InvalidInputError(f"{name} must hold {nrows * ncols} Axes, got {arr.size}")
+        raise InvalidInputError(f"{who}: {name} must hold {nrows * ncols} Axes, got {arr.size}")
     arr = arr.reshape(nrows, ncols)
     return arr.flat[0].figure, arr
 
 
-def _curve(pair: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        grid, dens = pair
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a pair (grid, density) of arrays") from None
-    grid = np.asarray(grid, dtype=np.float64).ravel()
-    dens = np.asarray(dens, dtype=np.float64).ravel()
+def _colormap(cmap: Any, who: str):
+    """A matplotlib Colormap from a registered name (or a Colormap itself)."""
+    import matplotlib
+    from matplotlib.colors import Colormap
+
+    if isinstance(cmap, Colormap):
+        return cmap
+    name = _validate.lookup(
+        cmap, list(matplotlib.colormaps), "colormap", "see matplotlib.colormaps"
+    )
+    return matplotlib.colormaps[name]
+
+
+def _labels(labels: Any, count: int, what: str, who: str, name: str = "labels") -> list[str] | None:
+    """One label per ``what`` (a sequence, not a single string), as strings."""
+    if labels is None:
+        return None
+    if isinstance(labels, str | bytes) or not isinstance(labels, Sequence | np.ndarray):
+        raise TypeError(
+            f"{who}: {name} must be a sequence of labels, got {_validate.given(labels)}"
+        )
+    if len(labels) != count:
+        raise InvalidInputError(
+            f"{who}: {name} must hold one label per {what} ({count}), got {len(labels)}"
+        )
+    return [str(label) for label in labels]
+
+
+def _curve(pair: Any, name: str, who: str) -> tuple[np.ndarray, np.ndarray]:
+    expected = "a pair (grid, density) of 1-D arrays of one length >= 2"
+    if isinstance(pair, str | bytes) or not isinstance(pair, Sequence | np.ndarray):
+        raise TypeError(f"{who}: {name} must be {expected}, got {_validate.given(pair)}")
+    if len(pair) != 2:
+        raise _validate.fail(name, expected, pair, who)
+    grid = _validate.array(pair[0], f"{name} grid", who=who).ravel()
+    dens = _validate.array(pair[1], f"{name} density", who=who).ravel()
     if grid.shape != dens.shape or grid.size < 2:
         raise InvalidInputError(
-            f"{name}: grid and density must be 1-D arrays of the same length >= 2, got "
-            f"{grid.shape} and {dens.shape}"
+            f"{who}: {name} must be {expected}, got shapes {grid.shape} and {dens.shape}"
         )
     return grid, dens
 
@@ -74,14 +129,21 @@ def _is_pair(x: Any) -> bool:
     )
 
 
-def _by_step(curves: Any, name: str) -> tuple[list[Any], list[tuple[np.ndarray, np.ndarray]]]:
+def _by_step(
+    curves: Any, name: str, who: str
+) -> tuple[list[Any], list[tuple[np.ndarray, np.ndarray]]]:
     if isinstance(curves, Mapping):
         keys = list(curves)
-        return keys, [_curve(curves[k], f"{name}[{k!r}]") for k in keys]
+        return keys, [_curve(curves[k], f"{name}[{k!r}]", who) for k in keys]
     if _is_pair(curves):
-        return [None], [_curve(curves, name)]
+        return [None], [_curve(curves, name, who)]
+    if isinstance(curves, str | bytes) or not isinstance(curves, Sequence | np.ndarray):
+        raise TypeError(
+            f"{who}: {name} must be a mapping step -> (grid, density), a sequence of such pairs "
+            f"or one pair, got {_validate.given(curves)}"
+        )
     seq = list(curves)
-    return [None] * len(seq), [_curve(c, f"{name}[{i}]") for i, c in enumerate(seq)]
+    return [None] * len(seq), [_curve(c, f"{name}[{i}]", who) for i, c in enumerate(seq)]
 
 
 def plot_spectral_densities(
@@ -115,27 +177,30 @@ def plot_spectral_densities(
     matplotlib.figure.Figure
         One row per step; columns "Hessian" and "L-BFGS B_k".
     """
-    keys, hcurves = _by_step(hessian, "hessian")
+    who = "plot_spectral_densities"
+    logy = _validate.flag(logy, "logy", who)
+    floor = _validate.real(floor, "floor", minimum=0.0, lower_open=True, who=who)
+    keys, hcurves = _by_step(hessian, "hessian", who)
     qcurves = None
     if quasi_newton is not None:
-        _, qcurves = _by_step(quasi_newton, "quasi_newton")
+        _, qcurves = _by_step(quasi_newton, "quasi_newton", who)
         if len(qcurves) != len(hcurves):
             raise InvalidInputError(
-                f"hessian has {len(hcurves)} densities, quasi_newton {len(qcurves)}: they must "
-                "match step for step"
+                f"{who}: quasi_newton must hold one density per Hessian density "
+                f"({len(hcurves)}), got {len(qcurves)}"
             )
     nrows = len(hcurves)
     if nrows == 0:
-        raise InvalidInputError("hessian holds no densities")
+        raise InvalidInputError(f"{who}: hessian must hold at least one density, got none")
     if steps is None:
         steps = keys if all(k is not None for k in keys) else list(range(nrows))
-    elif len(steps) != nrows:
-        raise InvalidInputError(f"steps has {len(steps)} labels for {nrows} densities")
+    else:
+        steps = _labels(steps, nrows, "density", who, "steps")
     ncols = 1 if qcurves is None else 2
     if axes is None:
         fig, ax = _new_axes(nrows, ncols, figsize=(4.0 * ncols, 2.4 * nrows))
     else:
-        fig, ax = _given_axes(axes, nrows, ncols)
+        fig, ax = _given_axes(axes, nrows, ncols, who)
     columns = [("Hessian", hcurves, "C0")]
     if qcurves is not None:
         columns.append(("L-BFGS $B_k$", qcurves, "C1"))
@@ -185,12 +250,22 @@ def plot_interpolation(
     -------
     matplotlib.figure.Figure
     """
+    who = "plot_interpolation"
+    logy = _validate.flag(logy, "logy", who)
+    colorbar = None if colorbar is None else _validate.flag(colorbar, "colorbar", who)
+    colormap = _colormap(cmap, who)
     rowname, rowvalues = None, None
     if losses is None:
         da = alphas
-        if not hasattr(da, "dims") or "alpha" not in da.dims:
+        if not (hasattr(da, "dims") and hasattr(da, "transpose")) or "alpha" not in da.dims:
+            raise TypeError(
+                f"{who}: alphas must be a DataArray with an 'alpha' dimension when losses is "
+                f"not given, got {_validate.given(da)}"
+            )
+        if da.ndim > 2:
             raise InvalidInputError(
-                "without losses, alphas must be a DataArray with an 'alpha' dimension"
+                f"{who}: alphas must be a DataArray with at most one dimension besides 'alpha', "
+                f"got dims {da.dims}"
             )
         da = da.transpose(..., "alpha")
         alphas = da["alpha"].values
@@ -198,27 +273,29 @@ def plot_interpolation(
         if losses.ndim == 2:
             rowname = da.dims[0]
             rowvalues = da[rowname].values
-    alphas = np.asarray(alphas, dtype=np.float64).ravel()
-    L = np.asarray(losses, dtype=np.float64)
+    alphas = _validate.vector(alphas, "alphas", who=who)
+    # Losses may hold NaN or inf (e.g. a disconnected design): drawn as gaps.
+    L = _validate.array(losses, "losses", finite=False, who=who)
     if L.ndim == 1:
         L = L[None]
     if L.ndim != 2 or L.shape[1] != alphas.size:
         raise InvalidInputError(
-            f"losses must have shape ({alphas.size},) or (m, {alphas.size}), got {L.shape}"
+            f"{who}: losses must have shape ({alphas.size},) or (m, {alphas.size}), got shape "
+            f"{L.shape}"
         )
-    if labels is not None and len(labels) != L.shape[0]:
-        raise InvalidInputError(f"labels has {len(labels)} entries for {L.shape[0]} curves")
+    labels = _labels(labels, L.shape[0], "curve", who)
     if ax is None:
         fig, axs = _new_axes(1, 1, figsize=(5.0, 3.5))
+        ax = axs[0, 0]
+    else:
+        fig, axs = _given_axes(ax, 1, 1, who, "ax")
         ax = axs[0, 0]
     fig = ax.figure
     m = L.shape[0]
     if m == 1:
         colors = ["C0"]
     else:
-        import matplotlib
-
-        colors = matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, m))
+        colors = colormap(np.linspace(0.0, 1.0, m))
     for i in range(m):
         ax.plot(
             alphas,
@@ -240,7 +317,7 @@ def plot_interpolation(
 
         lo, hi = (0, m - 1) if rowvalues is None else (rowvalues[0], rowvalues[-1])
         sm = matplotlib.cm.ScalarMappable(
-            norm=matplotlib.colors.Normalize(vmin=lo, vmax=hi), cmap=cmap
+            norm=matplotlib.colors.Normalize(vmin=lo, vmax=hi), cmap=colormap
         )
         fig.colorbar(sm, ax=ax, label=rowname or "curve")
     return fig
@@ -285,27 +362,50 @@ def plot_plane(
     -------
     matplotlib.figure.Figure
     """
-    A = np.asarray(A, dtype=np.float64)
-    B_ = np.asarray(B_, dtype=np.float64)
-    L = np.asarray(L, dtype=np.float64)
+    who = "plot_plane"
+    A = _validate.array(A, "A", who=who)
+    B_ = _validate.array(B_, "B_", who=who)
+    # Losses may hold NaN or inf: masked in the contours.
+    L = _validate.array(L, "L", finite=False, who=who)
     if A.ndim != 2 or A.shape != B_.shape or A.shape != L.shape or min(A.shape) < 2:
         raise InvalidInputError(
-            f"A, B_ and L must be 2-D arrays of one shape (>= 2 x 2), got {A.shape}, "
-            f"{B_.shape}, {L.shape}"
+            f"{who}: A, B_ and L must be 2-D arrays of one shape (>= 2 x 2), got shapes "
+            f"{A.shape}, {B_.shape}, {L.shape}"
         )
+    log = _validate.flag(log, "log", who)
+    filled = _validate.flag(filled, "filled", who)
+    colorbar = _validate.flag(colorbar, "colorbar", who)
+    colormap = _colormap(cmap, who)
+    if not np.isfinite(L).any():
+        raise InvalidInputError(f"{who}: L must hold at least one finite loss, got none")
+    if isinstance(levels, Sequence | np.ndarray) and not isinstance(levels, str | bytes):
+        levels = _validate.vector(levels, "levels", who=who)
+        if np.any(np.diff(levels) <= 0):
+            raise _validate.fail("levels", "an increasing sequence", levels, who)
+    else:
+        levels = _validate.integer(levels, "levels", minimum=1, who=who)
     paths: list[np.ndarray] = []
     if xy is not None:
         if isinstance(xy, np.ndarray) and xy.ndim == 2:
             xy = [xy]
+        if isinstance(xy, str | bytes) or not isinstance(xy, Sequence | np.ndarray):
+            raise TypeError(
+                f"{who}: xy must be an array (m, 2) or a sequence of them, got "
+                f"{_validate.given(xy)}"
+            )
         for i, p in enumerate(xy):
-            p = np.asarray(p, dtype=np.float64)
+            p = _validate.array(p, f"xy[{i}]", who=who)
             if p.ndim != 2 or p.shape[1] != 2:
-                raise InvalidInputError(f"xy[{i}] must have shape (m, 2), got {p.shape}")
+                raise InvalidInputError(
+                    f"{who}: xy[{i}] must be an array of shape (m, 2), got shape {p.shape}"
+                )
             paths.append(p)
-    if labels is not None and len(labels) != len(paths):
-        raise InvalidInputError(f"labels has {len(labels)} entries for {len(paths)} paths")
+    labels = _labels(labels, len(paths), "path", who)
     if ax is None:
         fig, axs = _new_axes(1, 1, figsize=(5.0, 4.2))
+        ax = axs[0, 0]
+    else:
+        fig, axs = _given_axes(ax, 1, 1, who, "ax")
         ax = axs[0, 0]
     fig = ax.figure
     Z = L
@@ -324,10 +424,10 @@ def plot_plane(
             label = r"$\log_{10}$(loss $-$ min + 0.001 range)"
     Zm = np.ma.masked_invalid(Z)
     if filled:
-        cs = ax.contourf(A, B_, Zm, levels=levels, cmap=cmap)
+        cs = ax.contourf(A, B_, Zm, levels=levels, cmap=colormap)
         ax.contour(A, B_, Zm, levels=cs.levels, colors="k", linewidths=0.3, alpha=0.5)
     else:
-        cs = ax.contour(A, B_, Zm, levels=levels, cmap=cmap)
+        cs = ax.contour(A, B_, Zm, levels=levels, cmap=colormap)
     if colorbar:
         fig.colorbar(cs, ax=ax, label=label)
     for i, p in enumerate(paths):
@@ -353,15 +453,37 @@ def plot_plane(
     return fig
 
 
-def _series(run: Any) -> tuple[np.ndarray, np.ndarray]:
+def _series(run: Any, name: str, who: str) -> tuple[np.ndarray, np.ndarray]:
     """(distance, grad_norm) per iterate of a Trajectory or a Dataset."""
-    if hasattr(run, "distances") and hasattr(run, "grad_norms"):
-        return np.asarray(run.distances, float), np.asarray(run.grad_norms, float)
-    if hasattr(run, "data_vars") and "distance" in run and "grad_norm" in run:
-        return np.asarray(run["distance"].values, float), np.asarray(run["grad_norm"].values, float)
-    raise InvalidInputError(
-        "a run must be a Trajectory or a Dataset with 'distance' and 'grad_norm' "
-        f"(Trajectory.to_xarray() or trajectory_metrics()), got {type(run).__name__}"
+    out = []
+    for variable in ("distance", "grad_norm"):
+        values = step_series(run, variable, who, name)
+        if values is None:
+            raise InvalidInputError(
+                f"{who}: {name} must have 'distance' and 'grad_norm' variables over 'step' "
+                f"(Trajectory.to_xarray() or trajectory_metrics()), got a Dataset with "
+                f"{sorted(run.data_vars)}"
+            )
+        out.append(values)
+    return out[0], out[1]
+
+
+def _runs_by_label(runs: Any, who: str) -> dict[str, list[Any]]:
+    """``runs`` (a run, a sequence of runs, or a mapping label -> run(s)) as label -> runs.
+
+    A Dataset is itself a Mapping (of its variables) and a Trajectory may be one too: both
+    are single runs, tested before the mapping case.
+    """
+    if is_trajectory(runs) or is_dataset(runs):
+        return {"": [runs]}
+    if isinstance(runs, Mapping):
+        return {str(k): (list(v) if isinstance(v, list | tuple) else [v]) for k, v in runs.items()}
+    if isinstance(runs, list | tuple):
+        return {"": list(runs)}
+    raise TypeError(
+        f"{who}: runs must be a Trajectory, a Dataset (Trajectory.to_xarray() or "
+        f"trajectory_metrics()), a sequence of them or a mapping label -> run(s), got "
+        f"{_validate.given(runs)}"
     )
 
 
@@ -403,25 +525,32 @@ def plot_run_metrics(
         Two panels: ``||theta_k - theta_0||`` (linear) and ``||g_k||`` (log scale) against the
         iterate ``k``.
     """
-    if isinstance(runs, Mapping):
-        groups = {
-            str(k): (list(v) if isinstance(v, list | tuple) else [v]) for k, v in runs.items()
-        }
-    elif isinstance(runs, list | tuple):
-        groups = {"": list(runs)}
-    else:
-        groups = {"": [runs]}
-    if not groups or any(len(v) == 0 for v in groups.values()):
-        raise InvalidInputError("runs holds no run")
+    who = "plot_run_metrics"
+    median = _validate.flag(median, "median", who)
+    alpha = _validate.real(alpha, "alpha", minimum=0.0, maximum=1.0, allow_none=True, who=who)
+    groups = _runs_by_label(runs, who)
+    empty = [label for label, group in groups.items() if not group]
+    if not groups or empty:
+        raise InvalidInputError(
+            f"{who}: runs must hold at least one run"
+            + (f" per label, got none for {empty[0]!r}" if empty and empty[0] else ", got none")
+        )
+    # Every run is read before anything is drawn, so a bad one leaves no half-made figure.
+    all_series = {
+        label: [
+            _series(r, f"runs[{label!r}][{i}]" if label else f"runs[{i}]", who)
+            for i, r in enumerate(group)
+        ]
+        for label, group in groups.items()
+    }
     if axes is None:
         fig, ax = _new_axes(1, 2, figsize=(9.0, 3.5))
         ax = ax[0]
     else:
-        fig, ax = _given_axes(axes, 1, 2)
+        fig, ax = _given_axes(axes, 1, 2, who)
         ax = ax[0]
-    for gi, (label, group) in enumerate(groups.items()):
+    for gi, (label, series) in enumerate(all_series.items()):
         color = f"C{gi % 10}"
-        series = [_series(r) for r in group]
         op = alpha if alpha is not None else (1.0 if len(series) == 1 else 0.35)
         for si, (dist, gnorm) in enumerate(series):
             kw = {"color": color, "alpha": op, "lw": 0.8 if median else 1.2}
@@ -472,17 +601,22 @@ def plot_interpolation_designs(
     matplotlib.figure.Figure
         One image per alpha (``gray_r``: solid black, void white; ``vmin=0, vmax=1``).
     """
-    from .slices import _loss_function
-
+    who = "plot_interpolation_designs"
     design = getattr(obj, "design", None)
     if not callable(design):
-        raise InvalidInputError("the objective has no design(theta) method")
-    size = _size_of(obj)
-    a = _vector(theta_a, "theta_a", size)
-    b = _vector(theta_b, "theta_b", size)
-    alphas = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
-    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
-        raise InvalidInputError(f"alphas must be a non-empty sequence of numbers, got {alphas!r}")
+        raise TypeError(
+            f"{who}: obj must be an objective with a design(theta) method, got "
+            f"{_validate.given(obj)}"
+        )
+    size = objective_size(obj, who)
+    show_loss = _validate.flag(show_loss, "show_loss", who)
+    loss = loss_function(obj, who) if show_loss else None
+    a = _validate.vector(theta_a, "theta_a", size, who=who)
+    b = _validate.vector(theta_b, "theta_b", size, who=who)
+    alphas = _validate.array(alphas, "alphas", who=who)
+    if alphas.ndim > 1:
+        raise _validate.fail("alphas", "a number or a flat sequence of numbers", alphas, who)
+    alphas = alphas.ravel()
     k = alphas.size
     if axes is None:
         first = np.asarray(design(a))
@@ -491,13 +625,14 @@ def plot_interpolation_designs(
         height = max(1.2, 2.6 * h / max(w, 1)) + 0.5
         fig, ax = _new_axes(1, k, figsize=(width, height))
     else:
-        fig, ax = _given_axes(axes, 1, k)
-    loss = _loss_function(obj) if show_loss else None
+        fig, ax = _given_axes(axes, 1, k, who)
     for i, al in enumerate(alphas):
         theta = a if al == 0.0 else (b if al == 1.0 else a + al * (b - a))
-        img = np.asarray(design(theta), dtype=np.float64)
+        img = check_real_result(design(theta), "obj.design", who)
         if img.ndim != 2:
-            raise InvalidInputError(f"design(theta) must be a 2-D array, got shape {img.shape}")
+            raise InvalidInputError(
+                f"{who}: obj.design(theta) must return a 2-D array, got shape {img.shape}"
+            )
         axi = ax[0, i]
         axi.imshow(img, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
         axi.set_xticks([])

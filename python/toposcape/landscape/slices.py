@@ -15,13 +15,23 @@ Every loss is one objective call (``obj.value(theta)`` when the objective has it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _validate
 from ..errors import InvalidInputError
-from .directions import _as_thetas, _size_of, _vector
+from ._common import PROGRESS_THRESHOLD as PROGRESS_THRESHOLD  # re-exported, see _common
+from ._common import (
+    as_thetas,
+    loss_function,
+    nonzero_vector,
+    objective_size,
+    optional_flag,
+    progress_bar,
+    step_indices,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -37,46 +47,12 @@ __all__ = [
     "project",
 ]
 
-#: Slices with more objective evaluations than this show a progress bar (``progress=None``).
-PROGRESS_THRESHOLD = 200
 
-
-def _loss_function(obj: Any) -> Callable[[np.ndarray], float]:
-    """``theta -> float`` loss of an objective (its cheaper ``value`` when it has one)."""
-    value = getattr(obj, "value", None)
-    if callable(value):
-        return lambda theta: float(value(theta))
-    vg = getattr(obj, "value_and_grad", None)
-    if not callable(vg):
-        raise InvalidInputError("the objective has no value_and_grad (see toposcape.Objective)")
-    return lambda theta: float(vg(theta)[0])
-
-
-def _bar(total: int, progress: bool | None, desc: str):
-    """A tqdm bar over ``total`` evaluations, or None when no bar is wanted."""
-    show = total > PROGRESS_THRESHOLD if progress is None else bool(progress)
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False)
-
-
-def _count(n: Any, name: str, minimum: int = 2) -> int:
-    if isinstance(n, bool) or int(n) != n or n < minimum:
-        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {n!r}")
-    return int(n)
-
-
-def _finite(x: Any, name: str, nonnegative: bool = False) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a number, got {x!r}") from None
-    if not np.isfinite(v) or (nonnegative and v < 0):
-        kind = "a finite non-negative" if nonnegative else "a finite"
-        raise InvalidInputError(f"{name} must be {kind} number, got {x!r}")
-    return v
+def _segment_options(n: Any, extend: Any, progress: Any, who: str) -> tuple[int, float, Any]:
+    """The checked ``n``, ``extend`` and ``progress`` of the interpolations."""
+    n = _validate.integer(n, "n", minimum=2, who=who)
+    extend = _validate.real(extend, "extend", minimum=0.0, who=who)
+    return n, extend, optional_flag(progress, "progress", who)
 
 
 def _alphas(n: int, extend: float) -> np.ndarray:
@@ -92,9 +68,9 @@ def _segments(
     desc: str,
 ) -> np.ndarray:
     """Losses ``(n_segments, n_alphas)`` along ``(1 - a) start + a end``."""
-    loss = _loss_function(obj)
+    loss = loss_function(obj, desc)
     out = np.empty((starts.shape[0], alphas.size))
-    bar = _bar(out.size, progress, desc)
+    bar = progress_bar(out.size, progress, desc)
     try:
         for i in range(starts.shape[0]):
             delta = ends[i] - starts[i]
@@ -145,13 +121,14 @@ def interpolate(
         ``f((1 - alpha) theta_a + alpha theta_b)``; at ``alpha`` exactly 0 or 1 the end points
         themselves are evaluated.
     """
-    size = _size_of(obj)
-    a = _vector(theta_a, "theta_a", size)
-    b = _vector(theta_b, "theta_b", size)
-    n = _count(n, "n")
-    extend = _finite(extend, "extend", nonnegative=True)
+    who = "interpolate"
+    size = objective_size(obj, who)
+    loss_function(obj, who)
+    a = _validate.vector(theta_a, "theta_a", size, who=who)
+    b = _validate.vector(theta_b, "theta_b", size, who=who)
+    n, extend, progress = _segment_options(n, extend, progress, who)
     alphas = _alphas(n, extend)
-    losses = _segments(obj, a[None], b[None], alphas, progress, "interpolate")[0]
+    losses = _segments(obj, a[None], b[None], alphas, progress, who)[0]
     return alphas, losses
 
 
@@ -182,11 +159,21 @@ def interpolate_pairs(
     xarray.DataArray (m, n)
         Dims ``(dim, "alpha")``, coordinates ``alpha`` and ``dim = 0..m-1``; name ``"loss"``.
     """
+    return _pairs(obj, starts, ends, n, extend, progress, dim, "interpolate_pairs")
+
+
+def _pairs(
+    obj: Any, starts: Any, ends: Any, n: Any, extend: Any, progress: Any, dim: Any, who: str
+) -> xr.DataArray:
+    """:func:`interpolate_pairs` on behalf of ``who`` (for its messages)."""
     import xarray as xr
 
-    size = _size_of(obj)
-    S = _rows(starts, "starts", size)
-    E = _rows(ends, "ends", size)
+    size = objective_size(obj, who)
+    loss_function(obj, who)
+    if not isinstance(dim, str):
+        raise TypeError(f"{who}: dim must be a string, got {_validate.given(dim)}")
+    S = _rows(starts, "starts", size, who)
+    E = _rows(ends, "ends", size, who)
     if S.shape[0] != E.shape[0]:
         if S.shape[0] == 1:
             S = np.broadcast_to(S, E.shape)
@@ -194,12 +181,12 @@ def interpolate_pairs(
             E = np.broadcast_to(E, S.shape)
         else:
             raise InvalidInputError(
-                f"starts and ends hold {S.shape[0]} and {E.shape[0]} vectors; they must match"
+                f"{who}: ends must hold as many vectors as starts ({S.shape[0]}) or one, "
+                f"got {E.shape[0]}"
             )
-    n = _count(n, "n")
-    extend = _finite(extend, "extend", nonnegative=True)
+    n, extend, progress = _segment_options(n, extend, progress, who)
     alphas = _alphas(n, extend)
-    losses = _segments(obj, S, E, alphas, progress, "interpolate")
+    losses = _segments(obj, S, E, alphas, progress, who)
     return xr.DataArray(
         losses,
         dims=(dim, "alpha"),
@@ -208,40 +195,32 @@ def interpolate_pairs(
     )
 
 
-def _rows(x: Any, name: str, size: int) -> np.ndarray:
-    if np.iscomplexobj(x):
-        raise InvalidInputError(f"{name} must be real, got complex values")
-    if isinstance(x, Sequence) and not isinstance(x, np.ndarray):
-        x = [np.asarray(v, dtype=np.float64) for v in x]
-        if not x:
-            raise InvalidInputError(f"{name} is empty")
-        shapes = {v.shape for v in x}
-        if len(shapes) != 1:
-            raise InvalidInputError(f"{name}: vectors of different shapes {sorted(shapes)}")
-        x = np.stack(x)
-    arr = np.asarray(x, dtype=np.float64)
+def _is_flat(v: Any) -> bool:
+    try:
+        return np.ndim(v) == 1
+    except ValueError:  # ragged nesting
+        return False
+
+
+def _rows(x: Any, name: str, size: int, who: str) -> np.ndarray:
+    """``x``: one vector or a stack ``(m, size)``, as a finite float64 array ``(m, size)``."""
+    if isinstance(x, Sequence) and not isinstance(x, str | bytes):
+        if len(x) == 0:
+            raise _validate.fail(name, f"one or more vectors of length {size}", x, who)
+        # A sequence of vectors, each checked on its own (names the bad one).
+        if all(_is_flat(v) for v in x):
+            return np.stack(
+                [_validate.vector(v, f"{name}[{i}]", size, who=who) for i, v in enumerate(x)]
+            )
+    arr = _validate.array(x, name, who=who)
     if arr.ndim == 1:
         arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != size or arr.shape[0] < 1:
+    if arr.ndim != 2 or arr.shape[1] != size:
         raise InvalidInputError(
-            f"{name} must be vectors of length {size} ((m, {size}) or ({size},)), "
+            f"{who}: {name} must be vectors of length {size} ((m, {size}) or ({size},)), "
             f"got shape {arr.shape}"
         )
-    if not np.all(np.isfinite(arr)):
-        raise InvalidInputError(f"{name} contains NaN or inf")
     return arr
-
-
-def _steps(steps: Any, count: int, name: str = "steps") -> np.ndarray:
-    if steps is None:
-        return np.arange(count)
-    arr = np.atleast_1d(np.asarray(steps))
-    if arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        raise InvalidInputError(f"{name} must be a non-empty sequence of integers, got {steps!r}")
-    arr = arr.astype(np.int64)
-    if arr.min() < -count or arr.max() >= count:
-        raise InvalidInputError(f"{name} must lie in [0, {count}), got {steps!r}")
-    return np.where(arr < 0, arr + count, arr)
 
 
 def interpolate_between(
@@ -268,11 +247,14 @@ def interpolate_between(
         indices ``i < j`` of the two end points (from ``inits[i]`` at ``alpha = 0`` to
         ``inits[j]`` at 1), in lexicographic order.
     """
-    X = _rows(inits, "inits", _size_of(obj))
+    who = "interpolate_between"
+    X = _rows(inits, "inits", objective_size(obj, who), who)
     if X.shape[0] < 2:
-        raise InvalidInputError("interpolate_between needs at least two initial points")
+        raise InvalidInputError(
+            f"{who}: inits must hold at least two initial points, got {X.shape[0]}"
+        )
     ia, ib = np.triu_indices(X.shape[0], k=1)
-    da = interpolate_pairs(obj, X[ia], X[ib], n=n, extend=extend, progress=progress)
+    da = _pairs(obj, X[ia], X[ib], n, extend, progress, "pair", who)
     return da.assign_coords(init_a=("pair", ia), init_b=("pair", ib))
 
 
@@ -304,13 +286,13 @@ def interpolate_to_final(
     xarray.DataArray (len(steps), n)
         Dims ``("step", "alpha")``; ``alpha = 0`` is ``theta_j``, ``alpha = 1`` the final point.
     """
-    thetas = _as_thetas(traj)
-    size = _size_of(obj)
-    if thetas.shape[1] != size:
-        raise InvalidInputError(f"traj holds vectors of length {thetas.shape[1]}, not {size}")
-    end = thetas[-1] if final is None else _vector(final, "final", size)
-    idx = _steps(steps, thetas.shape[0])
-    da = interpolate_pairs(obj, thetas[idx], end, n=n, extend=extend, progress=progress, dim="step")
+    who = "interpolate_to_final"
+    thetas = _iterates(obj, traj, who)
+    end = (
+        thetas[-1] if final is None else _validate.vector(final, "final", thetas.shape[1], who=who)
+    )
+    idx = step_indices(steps, thetas.shape[0], who=who)
+    da = _pairs(obj, thetas[idx], end, n, extend, progress, "step", who)
     return da.assign_coords(step=idx)
 
 
@@ -339,10 +321,11 @@ def interpolate_from_inits(
     xarray.DataArray (m, n)
         Dims ``("init", "alpha")``.
     """
-    size = _size_of(obj)
-    X = _rows(inits, "inits", size)
-    end = _vector(final, "final", size)
-    return interpolate_pairs(obj, X, end, n=n, extend=extend, progress=progress, dim="init")
+    who = "interpolate_from_inits"
+    size = objective_size(obj, who)
+    X = _rows(inits, "inits", size, who)
+    end = _validate.vector(final, "final", size, who=who)
+    return _pairs(obj, X, end, n, extend, progress, "init", who)
 
 
 def interpolate_successive(
@@ -374,36 +357,59 @@ def interpolate_successive(
         Dims ``("step", "alpha")``; coordinate ``step = j`` labels the segment starting at
         ``theta_j`` (``alpha = 0``) and ending at ``theta_{j+1}`` (``alpha = 1``).
     """
-    thetas = _as_thetas(traj)
-    size = _size_of(obj)
-    if thetas.shape[1] != size:
-        raise InvalidInputError(f"traj holds vectors of length {thetas.shape[1]}, not {size}")
+    who = "interpolate_successive"
+    thetas = _iterates(obj, traj, who)
     if thetas.shape[0] < 2:
-        raise InvalidInputError("interpolate_successive needs at least two iterates")
-    idx = _steps(steps, thetas.shape[0] - 1)
-    da = interpolate_pairs(
-        obj, thetas[idx], thetas[idx + 1], n=n, extend=extend, progress=progress, dim="step"
-    )
+        raise InvalidInputError(
+            f"{who}: traj must hold at least two iterates, got {thetas.shape[0]}"
+        )
+    idx = step_indices(steps, thetas.shape[0] - 1, who=who)
+    da = _pairs(obj, thetas[idx], thetas[idx + 1], n, extend, progress, "step", who)
     return da.assign_coords(step=idx)
+
+
+def _iterates(obj: Any, traj: Any, who: str) -> np.ndarray:
+    """The iterates of ``traj``, checked against ``obj.size``."""
+    size = objective_size(obj, who)
+    thetas = as_thetas(traj, who)
+    if thetas.shape[1] != size:
+        raise InvalidInputError(
+            f"{who}: traj must hold vectors of length obj.size = {size}, got iterates of shape "
+            f"{thetas.shape}"
+        )
+    return thetas
 
 
 # ------------------------------------------------------------------------------------------------
 # Planes
 # ------------------------------------------------------------------------------------------------
-def _extent(extent: Any) -> tuple[float, float, float, float]:
-    e = np.atleast_1d(np.asarray(extent, dtype=np.float64))
-    if e.ndim != 1 or e.size not in (1, 2, 4) or not np.all(np.isfinite(e)):
-        raise InvalidInputError(
-            "extent must be a finite number e, a pair (ea, eb) or (amin, amax, bmin, bmax), "
-            f"got {extent!r}"
-        )
+def _extent(extent: Any, who: str) -> tuple[float, float, float, float]:
+    expected = "a number e > 0, a pair (ea, eb) or (amin, amax, bmin, bmax)"
+    e = _validate.array(extent, "extent", who=who)
+    if e.ndim > 1 or e.size not in (1, 2, 4):
+        raise _validate.fail("extent", expected, extent, who)
+    e = e.ravel()
     if e.size == 1:
         e = np.array([-e[0], e[0], -e[0], e[0]])
     elif e.size == 2:
         e = np.array([-e[0], e[0], -e[1], e[1]])
     if not (e[0] < e[1] and e[2] < e[3]):
-        raise InvalidInputError(f"extent gives an empty range: {tuple(e)}")
+        raise _validate.fail(
+            "extent", expected + " giving non-empty ranges (amin < amax, bmin < bmax)", extent, who
+        )
     return tuple(float(v) for v in e)
+
+
+def _grid_counts(n: Any, who: str) -> tuple[int, int]:
+    if isinstance(n, Sequence | np.ndarray) and not isinstance(n, str | bytes):
+        if len(n) != 2:
+            raise _validate.fail("n", "an integer >= 2 or a pair (na, nb)", n, who)
+        return (
+            _validate.integer(n[0], "n[0]", minimum=2, who=who),
+            _validate.integer(n[1], "n[1]", minimum=2, who=who),
+        )
+    count = _validate.integer(n, "n", minimum=2, who=who)
+    return count, count
 
 
 def plane(
@@ -442,24 +448,20 @@ def plane(
     L : ndarray (nb, na)
         ``L[i, j] = f(center + A[i, j] d1 + B_[i, j] d2)``: one objective call per point.
     """
-    size = _size_of(obj)
-    center = _vector(center, "center", size)
-    d1 = _vector(d1, "d1", size)
-    d2 = _vector(d2, "d2", size)
-    amin, amax, bmin, bmax = _extent(extent)
-    counts = np.atleast_1d(np.asarray(n))
-    if counts.size == 1:
-        na = nb = _count(counts[0], "n")
-    elif counts.size == 2:
-        na, nb = _count(counts[0], "n[0]"), _count(counts[1], "n[1]")
-    else:
-        raise InvalidInputError(f"n must be an integer or a pair (na, nb), got {n!r}")
+    who = "plane"
+    size = objective_size(obj, who)
+    loss = loss_function(obj, who)
+    center = _validate.vector(center, "center", size, who=who)
+    d1 = _validate.vector(d1, "d1", size, who=who)
+    d2 = _validate.vector(d2, "d2", size, who=who)
+    amin, amax, bmin, bmax = _extent(extent, who)
+    na, nb = _grid_counts(n, who)
+    progress = optional_flag(progress, "progress", who)
     a = np.linspace(amin, amax, na)
     b = np.linspace(bmin, bmax, nb)
     A, B_ = np.meshgrid(a, b)
     L = np.empty_like(A)
-    loss = _loss_function(obj)
-    bar = _bar(L.size, progress, "plane")
+    bar = progress_bar(L.size, progress, who)
     try:
         for i in range(nb):
             row = center + b[i] * d2
@@ -498,16 +500,19 @@ def project(
     ndarray (m, 2), or (2,) for a single point
         ``[:, 0]`` the coordinate along ``d1``, ``[:, 1]`` along ``d2``.
     """
-    single = isinstance(traj, np.ndarray | list | tuple) and np.ndim(traj) == 1
-    X = _vector(traj, "traj")[None] if single else _as_thetas(traj)
+    who = "project"
+    single = isinstance(traj, np.ndarray | list | tuple) and _is_flat(traj)
+    X = _validate.vector(traj, "traj", who=who)[None] if single else as_thetas(traj, who)
     size = X.shape[1]
-    center = _vector(center, "center", size)
-    D = np.column_stack([_vector(d1, "d1", size), _vector(d2, "d2", size)])
+    center = _validate.vector(center, "center", size, who=who)
+    D = np.column_stack(
+        [nonzero_vector(d1, "d1", size, who=who), nonzero_vector(d2, "d2", size, who=who)]
+    )
     G = D.T @ D
-    if G[0, 0] == 0 or G[1, 1] == 0:
-        raise InvalidInputError("d1 and d2 must be non-zero")
     if np.linalg.det(G) <= 1e-12 * G[0, 0] * G[1, 1]:
-        raise InvalidInputError("d1 and d2 are (nearly) parallel: they do not span a plane")
+        raise InvalidInputError(
+            f"{who}: d1 and d2 must span a plane, got (nearly) parallel directions"
+        )
     rhs = (X - center) @ D  # (m, 2)
     coords = np.linalg.solve(G, rhs.T).T
     return coords[0] if single else coords

@@ -22,10 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator, aslinearoperator
+from scipy.sparse.linalg import LinearOperator
 
-from .. import _core
+from .. import _core, _validate
 from ..errors import InvalidInputError
+from ._common import as_operator, check_real_result, nonzero_vector, optional_flag, rng
 
 __all__ = [
     "curvature",
@@ -61,16 +62,16 @@ def hessian(obj: Any, theta: np.ndarray) -> LinearOperator:
         the objective offers one (the CNN objective: one graph reused by every product).
         ``H.hvp_count`` counts the products so far.
     """
-    if not hasattr(obj, "hvp"):
-        raise InvalidInputError("hessian needs an objective with an hvp(theta, v) method")
-    point = np.array(theta, dtype=np.float64, copy=True)
-    if point.ndim != 1 or point.size == 0:
-        raise InvalidInputError(f"theta must be a non-empty 1-D array, got shape {point.shape}")
-    if not np.all(np.isfinite(point)):
-        raise InvalidInputError("theta contains NaN or inf")
+    who = "hessian"
+    if not callable(getattr(obj, "hvp", None)):
+        raise TypeError(
+            f"{who}: obj must be an objective with an hvp(theta, v) method, got "
+            f"{_validate.given(obj)}"
+        )
     size = getattr(obj, "size", None)
-    if size is not None and int(size) != point.size:
-        raise InvalidInputError(f"theta has {point.size} entries, the objective {size}")
+    if size is not None:
+        size = _validate.integer(size, "obj.size", minimum=1, who=who)
+    point = _validate.vector(theta, "theta", size, copy=True, who=who)
     n = point.size
     if hasattr(obj, "hvp_at"):
         product = obj.hvp_at(point)
@@ -87,7 +88,7 @@ def hessian(obj: Any, theta: np.ndarray) -> LinearOperator:
 
         def _matvec(self, v):
             self.hvp_count += 1
-            return np.asarray(product(np.ravel(v)), dtype=np.float64)
+            return check_real_result(product(np.ravel(v)), "the objective's hvp", who)
 
         def _rmatvec(self, v):
             return self._matvec(v)
@@ -103,19 +104,7 @@ def hessian(obj: Any, theta: np.ndarray) -> LinearOperator:
 # --------------------------------------------------------------------------------------------
 
 
-def _as_operator(H: Any) -> LinearOperator:
-    try:
-        op = aslinearoperator(H)
-    except TypeError as exc:
-        raise InvalidInputError(
-            "H must be a LinearOperator, a dense array or a sparse matrix"
-        ) from exc
-    if len(op.shape) != 2 or op.shape[0] != op.shape[1] or op.shape[0] == 0:
-        raise InvalidInputError(f"H must be square and non-empty, got shape {op.shape}")
-    return op
-
-
-def _matvec_of(op: LinearOperator, progress: bool | None, total: int | None, desc: str):
+def _matvec_of(op: LinearOperator, progress: bool | None, total: int | None, desc: str, who: str):
     """The operator's product as a callable for the core, with an optional progress bar."""
     n = op.shape[0]
     bar = None
@@ -132,7 +121,7 @@ def _matvec_of(op: LinearOperator, progress: bool | None, total: int | None, des
         )
 
     def matvec(x: np.ndarray) -> np.ndarray:
-        y = np.asarray(op.matvec(x), dtype=np.float64).reshape(-1)
+        y = check_real_result(op.matvec(x), "H's matvec", who).reshape(-1)
         if bar is not None:
             bar.update(1)
         return y
@@ -142,12 +131,6 @@ def _matvec_of(op: LinearOperator, progress: bool | None, total: int | None, des
 
 def _rademacher(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.integers(0, 2, size=n).astype(np.float64) * 2.0 - 1.0
-
-
-def _check_count(value: int, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,15 +167,14 @@ def lanczos(
     basis : ndarray (k, n)
         With ``return_basis=True``.
     """
-    op = _as_operator(H)
+    who = "lanczos"
+    op = as_operator(H, who)
     n = op.shape[0]
-    steps = _check_count(steps, "steps")
-    if steps > n:
-        raise InvalidInputError(f"steps must be <= n = {n}, got {steps}")
-    if v0 is None:
-        v0 = _rademacher(np.random.default_rng(seed), n)
-    v0 = _start_vector(v0, n)
-    matvec, bar = _matvec_of(op, progress, steps, "Lanczos")
+    steps = _validate.integer(steps, "steps", minimum=1, maximum=n, who=who)
+    return_basis = _validate.flag(return_basis, "return_basis", who)
+    progress = optional_flag(progress, "progress", who)
+    v0 = _start_vector(v0, seed, n, who)
+    matvec, bar = _matvec_of(op, progress, steps, "Lanczos", who)
     try:
         return _core.lanczos(matvec, v0, steps, return_basis=return_basis)
     finally:
@@ -200,13 +182,11 @@ def lanczos(
             bar.close()
 
 
-def _start_vector(v0: np.ndarray, n: int) -> np.ndarray:
-    v0 = np.asarray(v0, dtype=np.float64)
-    if v0.shape != (n,):
-        raise InvalidInputError(f"v0 must have shape ({n},), got {v0.shape}")
-    if not np.all(np.isfinite(v0)) or not np.any(v0):
-        raise InvalidInputError("v0 must be finite and nonzero")
-    return v0
+def _start_vector(v0: Any, seed: Any, n: int, who: str) -> np.ndarray:
+    """The given start vector (checked), else a Rademacher vector from ``seed``."""
+    if v0 is None:
+        return _rademacher(rng(seed, who), n)
+    return nonzero_vector(v0, "v0", n, who)
 
 
 def eigsh(
@@ -255,24 +235,24 @@ def eigsh(
     info : dict
         With ``return_info=True``.
     """
-    op = _as_operator(H)
+    who = "eigsh"
+    op = as_operator(H, who)
     n = op.shape[0]
-    k = _check_count(k, "k")
-    if k > n:
-        raise InvalidInputError(f"k must be <= n = {n}, got {k}")
-    if which not in ("LA", "SA", "BE", "LM"):
-        raise InvalidInputError(f"which must be 'LA', 'SA', 'BE' or 'LM', got {which!r}")
-    if not (np.isfinite(tol) and tol > 0):
-        raise InvalidInputError(f"tol must be positive and finite, got {tol!r}")
-    ncv = max(2 * k + 1, 20) if ncv is None else _check_count(ncv, "ncv", 2)
-    ncv = min(ncv, n)
-    if ncv < min(k + 1, n):
-        raise InvalidInputError(f"ncv must be >= k + 1 = {k + 1} (or >= n), got {ncv}")
-    max_restarts = _check_count(max_restarts, "max_restarts", 0)
-    if v0 is None:
-        v0 = _rademacher(np.random.default_rng(seed), n)
-    v0 = _start_vector(v0, n)
-    matvec, bar = _matvec_of(op, progress, None, f"eigsh {which} k={k}")
+    k = _validate.integer(k, "k", minimum=1, maximum=n, who=who)
+    which = _validate.option(which, "which", ("LA", "SA", "BE", "LM"), who)
+    tol = _validate.real(tol, "tol", minimum=0.0, lower_open=True, who=who)
+    if ncv is None:
+        ncv = min(max(2 * k + 1, 20), n)
+    else:
+        ncv = _validate.integer(ncv, "ncv", minimum=2, who=who)
+        if min(ncv, n) < min(k + 1, n):
+            raise _validate.fail("ncv", f"an integer >= k + 1 = {k + 1} (or >= n = {n})", ncv, who)
+        ncv = min(ncv, n)
+    max_restarts = _validate.integer(max_restarts, "max_restarts", minimum=0, who=who)
+    return_info = _validate.flag(return_info, "return_info", who)
+    progress = optional_flag(progress, "progress", who)
+    v0 = _start_vector(v0, seed, n, who)
+    matvec, bar = _matvec_of(op, progress, None, f"eigsh {which} k={k}", who)
     try:
         res = _core.eigsh(matvec, v0, k, which, float(tol), int(ncv), max_restarts)
     finally:
@@ -346,21 +326,27 @@ def spectral_density(
         Integrates to 1 over the real line (each Gaussian is normalized; the default grid
         holds all but a negligible tail).
     """
-    op = _as_operator(H)
+    who = "spectral_density"
+    op = as_operator(H, who)
     n = op.shape[0]
-    runs = _check_count(runs, "runs")
-    steps = _check_count(steps, "steps")
-    if steps > n:
-        raise InvalidInputError(f"steps must be <= n = {n}, got {steps}")
-    if not (np.isfinite(sigma2) and sigma2 > 0):
-        raise InvalidInputError(f"sigma2 must be positive and finite, got {sigma2!r}")
-    rng = np.random.default_rng(seed)
+    runs = _validate.integer(runs, "runs", minimum=1, who=who)
+    steps = _validate.integer(steps, "steps", minimum=1, maximum=n, who=who)
+    sigma2 = _validate.real(sigma2, "sigma2", minimum=0.0, lower_open=True, who=who)
+    relative = _validate.flag(relative, "relative", who)
+    return_quadrature = _validate.flag(return_quadrature, "return_quadrature", who)
+    progress = optional_flag(progress, "progress", who)
+    if grid is not None and n_grid is not None:
+        raise InvalidInputError(f"{who}: give grid or n_grid, not both")
+    if grid is not None:
+        grid = _validate.vector(grid, "grid", who=who)
+    n_grid = _validate.integer(n_grid, "n_grid", minimum=2, allow_none=True, who=who)
+    generator = rng(seed, who)
     nodes = np.full((runs, steps), np.nan)
     weights = np.full((runs, steps), np.nan)
-    matvec, bar = _matvec_of(op, progress, runs * steps, "SLQ")
+    matvec, bar = _matvec_of(op, progress, runs * steps, "SLQ", who)
     try:
         for r in range(runs):
-            alpha, beta = _core.lanczos(matvec, _rademacher(rng, n), steps)
+            alpha, beta = _core.lanczos(matvec, _rademacher(generator, n), steps)
             x, w = _core.gauss_quadrature(alpha, beta)
             nodes[r, : x.size] = x
             weights[r, : w.size] = w
@@ -371,16 +357,10 @@ def spectral_density(
     lo, hi = float(nodes[valid].min()), float(nodes[valid].max())
     variance = sigma2 * max(1.0, hi - lo) if relative else float(sigma2)
     std = np.sqrt(variance)
-    if grid is not None and n_grid is not None:
-        raise InvalidInputError("give grid or n_grid, not both")
     if grid is None:
         if n_grid is None:
             n_grid = int(np.clip(np.ceil((hi - lo + 10 * std) / (std / 3)), 1000, 200_000))
-        grid = np.linspace(lo - 5 * std, hi + 5 * std, _check_count(n_grid, "n_grid", 2))
-    else:
-        grid = np.asarray(grid, dtype=np.float64)
-        if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
-            raise InvalidInputError("grid must be a non-empty 1-D array of finite values")
+        grid = np.linspace(lo - 5 * std, hi + 5 * std, n_grid)
     density = broadened_density(grid, nodes[valid], weights[valid] / runs, variance)
     if return_quadrature:
         return grid, density, (nodes, weights)
@@ -403,13 +383,15 @@ def broadened_density(
     -------
     ndarray (g,)
     """
-    grid = np.asarray(grid, dtype=np.float64)
-    nodes = np.ravel(np.asarray(nodes, dtype=np.float64))
-    weights = np.ravel(np.asarray(weights, dtype=np.float64))
+    who = "broadened_density"
+    grid = _validate.vector(grid, "grid", who=who)
+    nodes = np.ravel(_validate.array(nodes, "nodes", who=who))
+    weights = np.ravel(_validate.array(weights, "weights", who=who))
     if nodes.shape != weights.shape:
-        raise InvalidInputError("nodes and weights must have the same number of entries")
-    if not (np.isfinite(variance) and variance > 0):
-        raise InvalidInputError("variance must be positive and finite")
+        raise _validate.fail(
+            "weights", f"an array of {nodes.size} entries (one per node)", weights, who
+        )
+    variance = _validate.real(variance, "variance", minimum=0.0, lower_open=True, who=who)
     out = np.zeros(grid.shape)
     norm = 1.0 / np.sqrt(2.0 * np.pi * variance)
     chunk = max(1, 4_000_000 // max(1, nodes.size))  # bounded temporary (g_chunk x m)
@@ -421,16 +403,17 @@ def broadened_density(
     return out
 
 
-def _hutchinson(H: Any, samples: int, seed: int | None, progress, fn: Callable, desc: str):
-    op = _as_operator(H)
+def _hutchinson(H: Any, samples: int, seed: Any, progress, fn: Callable, desc: str, who: str):
+    op = as_operator(H, who)
     n = op.shape[0]
-    samples = _check_count(samples, "samples")
-    rng = np.random.default_rng(seed)
-    matvec, bar = _matvec_of(op, progress, samples, desc)
+    samples = _validate.integer(samples, "samples", minimum=1, who=who)
+    progress = optional_flag(progress, "progress", who)
+    generator = rng(seed, who)
+    matvec, bar = _matvec_of(op, progress, samples, desc, who)
     values = np.empty(samples)
     try:
         for i in range(samples):
-            z = _rademacher(rng, n)
+            z = _rademacher(generator, n)
             values[i] = fn(z, matvec(z))
     finally:
         if bar is not None:
@@ -454,7 +437,8 @@ def trace(
         standard error is the sample standard deviation over ``sqrt(samples)`` (NaN for one
         sample).
     """
-    values = _hutchinson(H, samples, seed, progress, lambda z, hz: float(z @ hz), "trace")
+    return_error = _validate.flag(return_error, "return_error", "trace")
+    values = _hutchinson(H, samples, seed, progress, lambda z, hz: float(z @ hz), "trace", "trace")
     estimate = float(values.mean())
     if not return_error:
         return estimate
@@ -477,7 +461,10 @@ def frobenius_norm(
         The estimate; with ``return_error=True``, ``(estimate, standard_error)``, the error
         propagated from the mean of ``||H z||^2`` (delta method).
     """
-    values = _hutchinson(H, samples, seed, progress, lambda z, hz: float(hz @ hz), "frobenius")
+    return_error = _validate.flag(return_error, "return_error", "frobenius_norm")
+    values = _hutchinson(
+        H, samples, seed, progress, lambda z, hz: float(hz @ hz), "frobenius", "frobenius_norm"
+    )
     mean = float(values.mean())
     estimate = float(np.sqrt(max(mean, 0.0)))
     if not return_error:
@@ -489,9 +476,10 @@ def frobenius_norm(
 
 def curvature(H: Any, d: np.ndarray) -> float:
     """Curvature along a direction: ``d^T H d / d^T d``."""
-    op = _as_operator(H)
-    d = _direction(d, op.shape[0], "d")
-    return float(d @ np.asarray(op.matvec(d)).ravel() / (d @ d))
+    op = as_operator(H, "curvature")
+    d = nonzero_vector(d, "d", op.shape[0], "curvature")
+    hd = check_real_result(op.matvec(d), "H's matvec", "curvature").ravel()
+    return float(d @ hd / (d @ d))
 
 
 def overlap(H: Any, g: np.ndarray) -> float:
@@ -500,17 +488,8 @@ def overlap(H: Any, g: np.ndarray) -> float:
     Near 1 when ``g`` lies in the span of a few top eigenvectors (Gur-Ari et al. 2018).
     NaN when ``H g = 0``.
     """
-    op = _as_operator(H)
-    g = _direction(g, op.shape[0], "g")
-    hg = np.asarray(op.matvec(g)).ravel()
+    op = as_operator(H, "overlap")
+    g = nonzero_vector(g, "g", op.shape[0], "overlap")
+    hg = check_real_result(op.matvec(g), "H's matvec", "overlap").ravel()
     denominator = np.linalg.norm(g) * np.linalg.norm(hg)
     return float(g @ hg / denominator) if denominator > 0 else float("nan")
-
-
-def _direction(d: np.ndarray, n: int, name: str) -> np.ndarray:
-    d = np.asarray(d, dtype=np.float64)
-    if d.shape != (n,):
-        raise InvalidInputError(f"{name} must have shape ({n},), got {d.shape}")
-    if not np.all(np.isfinite(d)) or not np.any(d):
-        raise InvalidInputError(f"{name} must be finite and nonzero")
-    return d
