@@ -71,8 +71,8 @@ class Trajectory:
     directional_derivatives: np.ndarray
     wall_times: np.ndarray
     eval_losses: np.ndarray
-    theta: np.ndarray
-    best_theta: np.ndarray
+    theta: np.ndarray | None
+    best_theta: np.ndarray | None
     best_loss: float
     reason: str
     message: str = ""
@@ -135,13 +135,17 @@ class Trajectory:
         apply = memory.apply_b if kind == "B" else memory.apply_h
         return LinearOperator((n, n), matvec=lambda v: apply(np.ravel(v)), dtype=np.float64)
 
-    def to_xarray(self):
+    def to_xarray(self, parameters: bool = True):
         """The run as an :class:`xarray.Dataset` with dimensions ``step`` and ``evaluation``.
 
         Per-step variables (``loss``, ``grad_norm``, ``step_size``, ``evals``,
         ``evals_per_step``, ``distance``, ``directional_derivative``, ``wall_time``, and
-        ``theta`` (step, parameter) when recorded), ``eval_loss`` per evaluation; attributes
-        ``optimizer``, ``reason``, ``message``, ``best_loss``.
+        ``theta`` (step, parameter) when recorded), ``eval_loss`` per evaluation; with
+        ``parameters``, ``final_theta`` and ``best_theta`` (parameter); the L-BFGS record
+        (``pair_s``, ``pair_y`` (pair, parameter) and ``memory`` (memory_step, slot), -1
+        padded) when kept; ``extra_<name>`` for array extras (scalar extras are attributes
+        ``extra_<name>``); attributes ``optimizer``, ``reason``, ``message``, ``best_loss``.
+        :meth:`from_xarray` reads it back.
         """
         import xarray as xr
 
@@ -159,17 +163,123 @@ class Trajectory:
         }
         if self.thetas is not None:
             data["theta"] = (("step", "parameter"), self.thetas)
-        ds = xr.Dataset(
+        if parameters and self.theta is not None:
+            data["final_theta"] = ("parameter", self.theta)
+            if self.best_theta is not None:
+                data["best_theta"] = ("parameter", self.best_theta)
+        if self.pairs is not None and self.memory is not None:
+            n = self.theta.size
+            s_rows = [s for s, _ in self.pairs] or [np.empty(0)]
+            y_rows = [y for _, y in self.pairs] or [np.empty(0)]
+            data["pair_s"] = (("pair", "parameter"), np.reshape(s_rows, (len(self.pairs), n)))
+            data["pair_y"] = (("pair", "parameter"), np.reshape(y_rows, (len(self.pairs), n)))
+            width = max((len(m) for m in self.memory), default=0)
+            held = np.full((len(self.memory), width), -1, dtype=np.int32)
+            for row, indices in enumerate(self.memory):
+                held[row, : len(indices)] = indices
+            data["memory"] = (("memory_step", "slot"), held)
+        attrs = {
+            "optimizer": self.optimizer,
+            "reason": self.reason,
+            "message": self.message,
+            "best_loss": float(self.best_loss),
+        }
+        for key, value in self.extras.items():
+            if np.ndim(value) == 0:
+                attrs[f"extra_{key}"] = value.item() if hasattr(value, "item") else value
+                if isinstance(attrs[f"extra_{key}"], bool):  # netCDF has no bool attributes
+                    attrs[f"extra_{key}"] = int(attrs[f"extra_{key}"])
+                    attrs.setdefault("extra_bool_keys", "")
+                    attrs["extra_bool_keys"] += f"{key} "
+            else:
+                data[f"extra_{key}"] = (f"extra_{key}_index", np.asarray(value))
+        return xr.Dataset(
             data,
             coords={"step": steps, "evaluation": np.arange(len(self.eval_losses))},
-            attrs={
-                "optimizer": self.optimizer,
-                "reason": self.reason,
-                "message": self.message,
-                "best_loss": float(self.best_loss),
-            },
+            attrs=attrs,
         )
-        return ds
+
+    @classmethod
+    def from_xarray(cls, ds) -> Trajectory:
+        """The :class:`Trajectory` a :meth:`to_xarray` Dataset (or its netCDF file) holds.
+
+        ``theta`` and ``best_theta`` are None when the Dataset was written without parameters.
+        """
+
+        def get(name, dtype=np.float64):
+            return np.asarray(ds[name].values, dtype=dtype) if name in ds else None
+
+        for name in ("loss", "eval_loss"):
+            if name not in ds:
+                raise InvalidInputError(
+                    f"from_xarray: the Dataset has no {name!r} variable; it must come from "
+                    "Trajectory.to_xarray()"
+                )
+        memory = pairs = None
+        if "memory" in ds:
+            memory = [tuple(int(i) for i in row if i >= 0) for row in ds["memory"].values]
+            pairs = list(zip(get("pair_s"), get("pair_y"), strict=True))
+        bool_keys = set(str(ds.attrs.get("extra_bool_keys", "")).split())
+        extras: dict = {}
+        for key, value in ds.attrs.items():
+            if key.startswith("extra_") and key != "extra_bool_keys":
+                name = key[len("extra_") :]
+                extras[name] = bool(value) if name in bool_keys else value
+        for key in ds.data_vars:
+            if str(key).startswith("extra_"):
+                extras[str(key)[len("extra_") :]] = np.asarray(ds[key].values)
+        n_steps = ds.sizes["step"]
+        return cls(
+            losses=get("loss"),
+            grad_norms=get("grad_norm"),
+            step_sizes=get("step_size"),
+            evals=get("evals", np.int64),
+            evals_per_step=get("evals_per_step", np.int64),
+            distances=get("distance"),
+            directional_derivatives=get("directional_derivative"),
+            wall_times=get("wall_time") if "wall_time" in ds else np.full(n_steps, np.nan),
+            eval_losses=get("eval_loss"),
+            theta=get("final_theta"),
+            best_theta=get("best_theta"),
+            best_loss=float(ds.attrs.get("best_loss", np.nan)),
+            reason=str(ds.attrs.get("reason", "")),
+            message=str(ds.attrs.get("message", "")),
+            optimizer=str(ds.attrs.get("optimizer", "")),
+            thetas=get("theta"),
+            memory=memory,
+            pairs=pairs,
+            extras=extras,
+        )
+
+    def save(self, path, parameters: bool = True, **attrs) -> None:
+        """Write the run to a netCDF file (atomically: a temporary file, then a rename).
+
+        ``attrs`` are added as global attributes (e.g. the problem and model settings).
+        """
+        import os
+        import tempfile
+        from pathlib import Path
+
+        path = Path(path)
+        ds = self.to_xarray(parameters=parameters)
+        ds.attrs.update({k: v for k, v in attrs.items() if v is not None})
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            ds.to_netcdf(tmp, engine="scipy")
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path) -> Trajectory:
+        """Read a run written by :meth:`save` (or ``toposcape run``) back into a Trajectory."""
+        import xarray as xr
+
+        with xr.open_dataset(path, engine="scipy") as ds:
+            return cls.from_xarray(ds.load())
 
 
 class TrajectoryRecorder:
