@@ -145,6 +145,10 @@ class Problem:
 
     Raises
     ------
+    TypeError
+        An argument has the wrong type: a size that is not an integer (a str, a float such as
+        3.0, a bool), a density that is not a real number, complex, object, string or (for
+        ``fixed_dofs``) boolean arrays, a name that is not a str.
     InvalidProblemError
         A size, the density, a DOF index, the loads or the mask is invalid.
     UnderconstrainedProblemError
