@@ -129,6 +129,47 @@ def test_run_metrics_overlay_and_median():
         plot_run_metrics([object()])
 
 
+@pytest.fixture(scope="module")
+def lbfgs_run():
+    obj = ts.PixelObjective(ts.problems.mbb_beam(width=24, height=8, density=0.5))
+    return ts.optim.get("lbfgs").run(obj, max_evals=20)
+
+
+def test_run_metrics_accepts_every_documented_run(lbfgs_run):
+    """A Trajectory, its to_xarray() Dataset and trajectory_metrics() Dataset, alone, in a
+    list or in a mapping, all draw the same curves. (A lone Dataset used to be read as a
+    mapping of its variables and rejected.)"""
+    traj = lbfgs_run
+    ds = traj.to_xarray()
+    metrics = ts.landscape.trajectory_metrics(traj)
+    for run in (traj, ds, metrics, [ds], (traj, ds), {"lbfgs": ds}, {"lbfgs": [metrics, ds]}):
+        fig = plot_run_metrics(run)
+        ax_d, ax_g = fig.get_axes()
+        for line in ax_d.get_lines():
+            np.testing.assert_array_equal(line.get_ydata(), traj.distances)
+        for line in ax_g.get_lines():
+            np.testing.assert_array_equal(line.get_ydata(), traj.grad_norms)
+        plt.close(fig)
+    # The top-level package's name, as a new user would call it.
+    assert ts.landscape.plot_run_metrics(ds).get_axes()[0].get_lines()
+
+
+def test_run_metrics_rejects_what_it_cannot_draw(lbfgs_run):
+    ds = lbfgs_run.to_xarray()
+    with pytest.raises(InvalidInputError, match="'distance' and 'grad_norm'"):
+        plot_run_metrics(ds.drop_vars("distance"))
+    seeds = xr.concat([ds, ds], dim="seed")
+    with pytest.raises(InvalidInputError, match="single dimension 'step'"):
+        plot_run_metrics(seeds)
+    with pytest.raises(InvalidInputError, match="at least one run"):
+        plot_run_metrics({"gd": []})
+    for bad in ("runs", None, 3.0, np.ones(5)):
+        with pytest.raises(TypeError, match="runs must be a Trajectory, a Dataset"):
+            plot_run_metrics(bad)
+    with pytest.raises(TypeError, match=r"runs\['x'\]\[1\] must be a Trajectory"):
+        plot_run_metrics({"x": [ds, "theta"]})
+
+
 def test_designs_along_interpolation():
     obj = ts.PixelObjective(ts.problems.mbb_beam(width=8, height=4, density=0.5), penal=3.0)
     rng = np.random.default_rng(0)

@@ -77,6 +77,13 @@ def _given_axes(axes: Any, nrows: int, ncols: int, who: str, name: str = "axes")
     return arr.flat[0].figure, arr
 
 
+def _one_axes(ax: Any, figsize: tuple[float, float], who: str):
+    """``ax`` (checked), or the Axes of a new figure when None."""
+    if ax is None:
+        return _new_axes(1, 1, figsize=figsize)[1][0, 0]
+    return _given_axes(ax, 1, 1, who, "ax")[1][0, 0]
+
+
 def _colormap(cmap: Any, who: str):
     """A matplotlib Colormap from a registered name (or a Colormap itself)."""
     import matplotlib
@@ -284,12 +291,7 @@ def plot_interpolation(
             f"{L.shape}"
         )
     labels = _labels(labels, L.shape[0], "curve", who)
-    if ax is None:
-        fig, axs = _new_axes(1, 1, figsize=(5.0, 3.5))
-        ax = axs[0, 0]
-    else:
-        fig, axs = _given_axes(ax, 1, 1, who, "ax")
-        ax = axs[0, 0]
+    ax = _one_axes(ax, (5.0, 3.5), who)
     fig = ax.figure
     m = L.shape[0]
     if m == 1:
@@ -401,12 +403,7 @@ def plot_plane(
                 )
             paths.append(p)
     labels = _labels(labels, len(paths), "path", who)
-    if ax is None:
-        fig, axs = _new_axes(1, 1, figsize=(5.0, 4.2))
-        ax = axs[0, 0]
-    else:
-        fig, axs = _given_axes(ax, 1, 1, who, "ax")
-        ax = axs[0, 0]
+    ax = _one_axes(ax, (5.0, 4.2), who)
     fig = ax.figure
     Z = L
     label = "loss"
