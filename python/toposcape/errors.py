@@ -2,11 +2,13 @@
 
 Every error that bad input can cause is a subclass of :class:`ValueError`, so code that
 already catches ``ValueError`` keeps working; the subclasses say what kind of input was wrong.
+:class:`InsufficientMemoryError` is not about bad input: it is a :class:`MemoryError`.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "InsufficientMemoryError",
     "InvalidInputError",
     "InvalidProblemError",
     "UnderconstrainedProblemError",
@@ -35,3 +37,25 @@ class UnknownNameError(KeyError, InvalidInputError):
 
     def __str__(self) -> str:  # KeyError would show the message in quotes
         return str(self.args[0]) if self.args else ""
+
+
+class InsufficientMemoryError(MemoryError):
+    """A computation would need more memory than is available, so it is refused beforehand.
+
+    Raised by the sparse solvers before a factorization whose estimated memory exceeds what the
+    machine (or its cgroup, or ``TOPOSCAPE_MEMORY_LIMIT``) has available, instead of letting the
+    operating system's OOM killer end the process. Not an input error: the same call fits on a
+    machine with more memory, or with ``solver="amg"``.
+
+    Attributes
+    ----------
+    estimate : int or None
+        Estimated bytes the refused step needs.
+    available : int or None
+        Bytes that were available.
+    """
+
+    def __init__(self, message: str, *, estimate: int | None = None, available: int | None = None):
+        super().__init__(message)
+        self.estimate = estimate
+        self.available = available

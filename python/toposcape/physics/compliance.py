@@ -128,15 +128,21 @@ class Compliance:
         self.pattern = _core.build_stiffness_pattern(
             self.width, self.height, free_index, backend.upper_triangle
         )
+        # The solver checks at construction that its factorization fits in memory (raising
+        # InsufficientMemoryError otherwise); the grid is named in that message.
+        grid = (self.width, self.height)
         if backend is AMGSolver:
             self.solver: SparseSolver = AMGSolver(
                 self.pattern.indptr,
                 self.pattern.indices,
                 self.pattern.n_free,
                 near_null_space=self._rigid_body_modes(),
+                grid=grid,
             )
         else:
-            self.solver = backend(self.pattern.indptr, self.pattern.indices, self.pattern.n_free)
+            self.solver = backend(
+                self.pattern.indptr, self.pattern.indices, self.pattern.n_free, grid=grid
+            )
         self._data = np.empty(self.pattern.nnz)
         self._state: FieldState | None = None
         self._last_u_free: np.ndarray | None = None

@@ -95,22 +95,53 @@ class PardisoSolver(SparseSolver):
 
     The fill-reducing ordering (METIS nested dissection) and symbolic factorization run once in
     the constructor; :meth:`factorize` runs only the numeric phase.
+
+    Memory guard: before the analysis the constructor checks :data:`ANALYSIS_BYTES_PER_ENTRY`
+    bytes per stored entry; after it, the numeric phase's memory that PARDISO reports
+    (:meth:`memory_estimate`), so a system too large for the memory fails at construction with
+    :class:`~toposcape.errors.InsufficientMemoryError`, before any factorization.
+
+    One object may be shared between threads: its phases run under the object's lock (PARDISO
+    keeps its state in the handle ``pt``, which concurrent phases would corrupt). Separate
+    objects run concurrently.
     """
 
     name = "pardiso"
     upper_triangle = True
+    _memory_step = "PARDISO numeric factorization"
 
     _MTYPE_SPD = 2
     #: Unknowns from which the two-level factorization (iparm[23] = 1) is used: every size,
     #: since it measured faster on small systems too (BENCHMARKS.md, "Notes moved from code
     #: comments").
     TWO_LEVEL_THRESHOLD = 0
+    #: Peak bytes of the analysis per stored (upper-triangle) entry, checked before it runs:
+    #: PARDISO's own report of that peak (``iparm[14]``) is 61 bytes per entry from 64x64 to
+    #: 1024x1024 grids.
+    ANALYSIS_BYTES_PER_ENTRY = 64
+    #: Margin on the numeric phase's memory that PARDISO reports (``iparm[16]``): the resident
+    #: memory a first factorization adds was up to 18% more on mid-sized grids (threads'
+    #: workspace), see :meth:`memory_estimate`.
+    NUMERIC_MEMORY_FACTOR = 1.1
+    NUMERIC_MEMORY_EXTRA = 16 << 20
 
-    def __init__(self, indptr: np.ndarray, indices: np.ndarray, n: int) -> None:
-        super().__init__(indptr, indices, n)
+    def __init__(
+        self,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        n: int,
+        *,
+        grid: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(indptr, indices, n, grid=grid)
         lib = _mkl()
         if lib is None:
             raise RuntimeError("MKL runtime not found: install 'pypardiso' (or 'mkl')")
+        self._check_memory(
+            "PARDISO analysis (ordering and symbolic factorization)",
+            self.ANALYSIS_BYTES_PER_ENTRY * self.nnz,
+            refine=False,
+        )
         self._pardiso = lib.pardiso
         self._pt = np.zeros(64, dtype=np.int64)
         self._iparm = np.zeros(64, dtype=np.int32)
@@ -141,11 +172,44 @@ class PardisoSolver(SparseSolver):
         self.threads = max(1, int(lib.MKL_Get_Max_Threads()))
         self._call(11, self._data, np.zeros(1), np.zeros(1))
         self._analysed = True
+        try:
+            self._check_memory(self._memory_step, self.memory_estimate())
+        except MemoryError:
+            self.release()
+            raise
 
     @property
     def factor_nnz(self) -> int:
         """Number of nonzeros in the Cholesky factor (after the analysis)."""
         return int(self._iparm[17])
+
+    @property
+    def memory_report(self) -> dict[str, int]:
+        """PARDISO's memory report after the analysis, in bytes.
+
+        ``analysis_peak`` (``iparm[14]``): peak of the analysis phase; ``permanent``
+        (``iparm[15]``): held from the analysis on; ``numeric`` (``iparm[16]``): the numeric
+        factorization and solves, allocated by the first factorization and then reused. The
+        total peak is ``max(analysis_peak, permanent + numeric)`` (Intel oneMKL reference,
+        ``pardiso iparm``). ``numeric`` is ~1.03x the factor's values (``factor_nnz * 8``).
+        """
+        return {
+            "analysis_peak": int(self._iparm[14]) * 1024,
+            "permanent": int(self._iparm[15]) * 1024,
+            "numeric": int(self._iparm[16]) * 1024,
+        }
+
+    def memory_estimate(self) -> int:
+        """Bytes the first numeric factorization adds: PARDISO's own report (``iparm[16]``)
+        times :data:`NUMERIC_MEMORY_FACTOR` plus :data:`NUMERIC_MEMORY_EXTRA`.
+
+        Checked against the resident memory a first factorization added (BENCHMARKS.md):
+        report/measured 0.53 at 64x64 (a constant ~4 MiB of thread workspace dominates),
+        0.85 at 256x256, 1.00 at 512x512, 1.01 at 1024x1024; this estimate covers all of them.
+        Later factorizations reuse that memory.
+        """
+        numeric = self.memory_report["numeric"]
+        return int(self.NUMERIC_MEMORY_FACTOR * numeric) + self.NUMERIC_MEMORY_EXTRA
 
     def _call(self, phase: int, data: np.ndarray, b: np.ndarray, x: np.ndarray) -> None:
         error = self._error
@@ -180,13 +244,16 @@ class PardisoSolver(SparseSolver):
             raise RuntimeError(f"PARDISO phase {phase} failed with error {error.value}: {detail}")
 
     def factorize(self, data: np.ndarray) -> None:
-        data = self._check_data(data)
-        self._data = data
-        self._factorized = False
-        # A non-positive pivot stops PARDISO with error -4; a singular matrix whose zero pivots
-        # come out as positive round-off is caught by the residual check of the first solve.
-        self._call(22, data, np.zeros(1), np.zeros(1))
-        self._factorized = True
+        with self._lock:
+            data = self._check_data(data)
+            self._data = data
+            self._factorized = False
+            self._guard_factorization()
+            # A non-positive pivot stops PARDISO with error -4; a singular matrix whose zero
+            # pivots come out as positive round-off is caught by the residual check of the
+            # first solve.
+            self._call(22, data, np.zeros(1), np.zeros(1))
+            self._factorized = True
 
     def _solve(self, b: np.ndarray, x0: np.ndarray | None) -> np.ndarray:
         x = np.empty(self.n)
@@ -196,12 +263,14 @@ class PardisoSolver(SparseSolver):
     def release(self) -> None:
         """Free PARDISO's internal memory (also done when the solver is garbage collected)."""
         if getattr(self, "_analysed", False):
-            self._analysed = False
-            self._factorized = False
-            try:
-                self._call(-1, self._data, np.zeros(1), np.zeros(1))
-            except Exception:  # pragma: no cover - best effort at teardown
-                pass
+            with self._lock:
+                self._analysed = False
+                self._factorized = False
+                self._memory_held = False
+                try:
+                    self._call(-1, self._data, np.zeros(1), np.zeros(1))
+                except Exception:  # pragma: no cover - best effort at teardown
+                    pass
 
     def __del__(self) -> None:
         self.release()
