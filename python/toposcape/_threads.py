@@ -49,3 +49,35 @@ def configure() -> dict[str, str]:
             stacklevel=3,
         )
     return {key: os.environ[key] for key in DEFAULTS}
+
+
+def settings() -> dict[str, object]:
+    """The thread settings in force: what a run's numbers depend on besides its settings.
+
+    torch's intra-op threads (when torch is loaded), MKL's (PARDISO), numba's, the core's,
+    and the OpenMP environment. Recorded with every stored run.
+    """
+    from . import _core
+
+    out: dict[str, object] = {"core": int(_core.get_num_threads())}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch"] = int(torch.get_num_threads())
+    try:
+        import numba
+
+        out["numba"] = int(numba.get_num_threads())
+    except Exception:  # pragma: no cover - numba is a dependency
+        pass
+    try:
+        from .physics.pardiso import _mkl
+
+        lib = _mkl()
+        if lib is not None:
+            out["mkl"] = int(lib.MKL_Get_Max_Threads())
+    except (ImportError, AttributeError, OSError):  # pragma: no cover - no MKL runtime
+        pass
+    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TOPOSCAPE_NUM_THREADS", *DEFAULTS):
+        if key in os.environ:
+            out[key] = os.environ[key]
+    return out

@@ -24,9 +24,28 @@ def _median_time(fn, repeat: int) -> float:
 def _cmd_problems(args: argparse.Namespace) -> int:
     from . import problems
 
-    for name in problems.names():
-        if args.filter is None or args.filter in name:
-            print(name)
+    matches = [n for n in problems.names() if args.filter is None or args.filter in n]
+    if not matches:
+        print(
+            f"toposcape: no suite problem name contains {args.filter!r} "
+            "('toposcape problems' lists all 116)",
+            file=sys.stderr,
+        )
+        return 1
+    for name in matches:
+        print(name)
+    return 0
+
+
+def _cmd_optimizers(args: argparse.Namespace) -> int:
+    from . import optim
+
+    print(optim.describe(args.name))
+    if args.name is None:
+        print(
+            "\nSet options with -o NAME=VALUE on 'toposcape run', or "
+            "toposcape.optim.get(name, **options) in Python."
+        )
     return 0
 
 
@@ -74,29 +93,72 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _parse_option(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise ValueError(f"optimizer option {text!r} must look like name=value")
-    key, value = text.split("=", 1)
+    """``NAME=VALUE`` with VALUE an int, a float, true/false, none, or else a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"optimizer option {text!r} must look like NAME=VALUE, e.g. memory=1")
+    key, value = key.strip(), value.strip()
     for cast in (int, float):
         try:
             return key, cast(value)
         except ValueError:
             pass
-    return key, value
+    words = {"true": True, "false": False, "none": None}
+    return key, words.get(value.lower(), value)
 
 
-#: Presets whose L-BFGS memory takes a pair_dtype.
-_PAIR_PRESETS = ("lbfgs", "hd")
+def _run_stem(args, problem_name: str, options: dict) -> str:
+    """A file name that tells runs apart: every setting that changes the result."""
+    parts = [problem_name, args.model]
+    if args.model == "cnn":
+        parts += [args.upsampling, args.dtype]
+    parts.append(f"p{args.penal:g}")
+    label = args.optimizer + "".join(f"-{key}={value}" for key, value in sorted(options.items()))
+    parts.append(label)
+    budget = []
+    if args.max_evals is not None:
+        budget.append(f"evals{args.max_evals}")
+    if args.max_steps is not None:
+        budget.append(f"steps{args.max_steps}")
+    parts.append("-".join(budget))
+    if args.model == "cnn":
+        parts.append(f"seed{args.seed}")
+    if args.solver != "auto":
+        parts.append(args.solver)
+    return "_".join(parts).replace("/", "-").replace(" ", "")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import optim, problems
+    from . import _threads, optim, problems
+    from .errors import InvalidInputError
     from .models.pixel import PixelObjective
+    from .optim.trajectory import write_netcdf
 
     problem = problems.get(args.problem)
     options = dict(_parse_option(o) for o in args.option)
+    stem = _run_stem(args, problem.name, options)
+    entry = optim.preset(args.optimizer)
+    if args.model == "cnn" and "pair_dtype" in entry.option_names() and "pair_dtype" not in options:
+        # Pairs in the CNN's precision: float32 pairs halve the two-loop's memory traffic, and
+        # a float32 CNN's gradients carry float32 rounding anyway.
+        options["pair_dtype"] = args.dtype
+    opt = optim.get(args.optimizer, **options)
+    explicit_volume = opt.requires.explicit_volume
+    if explicit_volume and args.model != "pixel":
+        raise InvalidInputError(
+            f"optimizer {args.optimizer!r} enforces the volume constraint itself and runs on the "
+            "pixel model's densities: add --model pixel"
+        )
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".toposcape-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(f"cannot write to the output folder {str(out)!r}: {exc.strerror}") from None
     if args.model == "cnn":
         from .models.neural import CNNObjective
 
@@ -110,42 +172,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     else:
         obj = PixelObjective(
-            problem,
-            penal=args.penal,
-            volume_constraint=args.optimizer not in ("oc", "mma"),
-            solver=args.solver,
+            problem, penal=args.penal, volume_constraint=not explicit_volume, solver=args.solver
         )
-    if args.model == "cnn" and args.optimizer in _PAIR_PRESETS and "pair_dtype" not in options:
-        # Pairs in the CNN's precision: float32 pairs halve the two-loop's memory traffic, and
-        # a float32 CNN's gradients carry float32 rounding anyway.
-        options["pair_dtype"] = args.dtype
-    opt = optim.get(args.optimizer, **options)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"{problem.name}_{args.model}_{args.optimizer}_seed{args.seed}"
+    budget = " and ".join(
+        text
+        for text in (
+            f"{args.max_evals} evaluations" if args.max_evals is not None else "",
+            f"{args.max_steps} steps" if args.max_steps is not None else "",
+        )
+        if text
+    )
     print(
         f"{problem.name}: {args.model} model ({obj.size:,} parameters), {opt.name}, "
-        f"budget {args.max_evals} evaluations"
+        f"budget {budget or 'none'}"
     )
     traj = opt.run(
         obj,
         max_evals=args.max_evals,
         max_steps=args.max_steps,
-        progress=not args.quiet,
+        progress=False if args.quiet else None,
     )
     design = obj.design(traj.best_theta)
+    ds_attrs = {
+        "problem": problem.name,
+        "model": args.model,
+        "penal": args.penal,
+        "optimizer_config": repr(opt),
+        "max_evals": -1 if args.max_evals is None else args.max_evals,
+        "max_steps": -1 if args.max_steps is None else args.max_steps,
+        "solver": args.solver,
+        **{f"thread_{k}": v for k, v in _threads.settings().items()},
+    }
+    if args.model == "cnn":
+        ds_attrs.update(seed=args.seed, upsampling=args.upsampling, dtype=args.dtype)
+    nc_path = out / f"{stem}.nc"
     ds = traj.to_xarray()
     ds["design"] = (("y", "x"), design)
-    ds["best_theta"] = (("parameter",), traj.best_theta)
-    ds.attrs.update(
-        problem=problem.name,
-        model=args.model,
-        seed=args.seed,
-        penal=args.penal,
-        optimizer_config=repr(opt),
-    )
-    nc_path = out / f"{stem}.nc"
-    ds.to_netcdf(nc_path, engine="scipy")
+    ds.attrs.update(ds_attrs)
+    write_netcdf(ds, nc_path)
     design_png, curve_png = out / f"{stem}_design.png", out / f"{stem}_loss.png"
     _save_figures(
         design, traj, f"{problem.name} | {args.model} | {opt.name}", design_png, curve_png
@@ -215,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Hessian-vector product at a random logit vector, and print timings."
         ),
     )
-    e.add_argument("problem", nargs="?", default="mbb_beam_384x128_0.3", help="suite name")
+    e.add_argument(
+        "problem", help="suite name (see 'toposcape problems'), e.g. mbb_beam_384x128_0.3"
+    )
     e.add_argument("--penal", type=float, default=3.0, help="SIMP penalty (default 3)")
     e.add_argument("--solver", default="auto", help="auto, pardiso, cholmod, superlu or amg")
     e.add_argument("--densities", action="store_true", help="no volume constraint")
@@ -243,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--optimizer",
         default="lbfgs",
-        help="a preset of toposcape.optim (lbfgs, gd, gd_ls, hd, adam, ..., oc, mma)",
+        help="a preset of toposcape.optim (lbfgs, gd, gd_ls, hd, adam, ..., oc, mma); "
+        "'toposcape optimizers' lists them with their options",
     )
     r.add_argument(
         "-o",
@@ -251,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="optimizer parameter, repeatable: -o memory=1 -o lr=0.004",
+        help="optimizer option, repeatable: -o memory=1 -o lr=0.004 "
+        "('toposcape optimizers NAME' lists a preset's options)",
     )
     r.add_argument("--max-evals", type=int, default=300, help="evaluation budget (300)")
     r.add_argument("--max-steps", type=int, default=None, help="step budget (none)")
@@ -270,15 +338,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="toposcape-out", help="output folder (toposcape-out)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_run)
+
+    o = sub.add_parser(
+        "optimizers",
+        help="list the optimizer presets with their options and defaults",
+        description="List the optimizer presets of toposcape.optim, their options and defaults.",
+    )
+    o.add_argument("name", nargs="?", default=None, help="only this preset")
+    o.set_defaults(func=_cmd_optimizers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``toposcape`` command."""
     args = build_parser().parse_args(argv)
+    from .errors import InsufficientMemoryError
+
     try:
         return args.func(args)
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, TypeError, OSError, InsufficientMemoryError) as exc:
+        # Bad input (names, values, types), unwritable output, or a problem too large for
+        # memory: a message, not a traceback. Anything else is a bug and keeps its traceback.
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"toposcape: error: {message}", file=sys.stderr)
         return 2

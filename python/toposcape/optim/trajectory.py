@@ -256,22 +256,9 @@ class Trajectory:
 
         ``attrs`` are added as global attributes (e.g. the problem and model settings).
         """
-        import os
-        import tempfile
-        from pathlib import Path
-
-        path = Path(path)
         ds = self.to_xarray(parameters=parameters)
         ds.attrs.update({k: v for k, v in attrs.items() if v is not None})
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            ds.to_netcdf(tmp, engine="scipy")
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_netcdf(ds, path)
 
     @classmethod
     def load(cls, path) -> Trajectory:
@@ -280,6 +267,25 @@ class Trajectory:
 
         with xr.open_dataset(path, engine="scipy") as ds:
             return cls.from_xarray(ds.load())
+
+
+def write_netcdf(ds, path) -> None:
+    """Write ``ds`` to ``path`` atomically: a temporary file in the same folder, then a rename,
+    so a reader (or a resumed study) never sees a half-written file."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="scipy")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 class TrajectoryRecorder:
