@@ -82,7 +82,7 @@ CASES = [
         "hessian-str-obj",
         lambda: L.hessian("abc", TH),
         TypeError,
-        "hessian: obj must be an objective with an hvp",
+        "hessian: obj must be an objective with a method hvp(theta, v)",
     ),
     ("hessian-none-obj", lambda: L.hessian(None, TH), TypeError, "obj must be an objective"),
     (
@@ -445,7 +445,7 @@ CASES = [
         "interpolate-no-loss",
         lambda: L.interpolate(type("S", (), {"size": N})(), TH, TH),
         TypeError,
-        "obj must be an objective with a value_and_grad",
+        "obj must be an objective with a method value_and_grad",
     ),
     (
         "interpolate-complex",
@@ -881,7 +881,7 @@ CASES = [
         "metrics-obj-no-grad",
         lambda: L.trajectory_metrics(X, type("S", (), {"size": N})()),
         TypeError,
-        "obj must be an objective with a value_and_grad",
+        "obj must be an objective with a method value_and_grad",
     ),
     (
         "metrics-grads-complex",
@@ -1166,7 +1166,7 @@ CASES = [
         "designs-obj-str",
         lambda: L.plot_interpolation_designs("abc", TH, TH),
         TypeError,
-        "plot_interpolation_designs: obj must be an objective with a design(theta)",
+        "plot_interpolation_designs: obj must be an objective with a method design(theta)",
     ),
     (
         "designs-alphas-str",

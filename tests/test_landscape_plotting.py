@@ -183,5 +183,5 @@ def test_designs_along_interpolation():
         assert im.get_array().shape == (4, 8)
         assert f"{al:g}" in ax.get_title() and "loss" in ax.get_title()
     np.testing.assert_allclose(axes[2].get_images()[0].get_array(), obj.design(b))
-    with pytest.raises(TypeError, match=r"obj must be an objective with a design\(theta\)"):
+    with pytest.raises(TypeError, match=r"obj must be an objective with a method design\(theta\)"):
         plot_interpolation_designs(Quadratic(), np.ones(6), np.zeros(6))

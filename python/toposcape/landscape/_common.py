@@ -27,6 +27,7 @@ __all__ = [
     "is_dataset",
     "is_trajectory",
     "loss_function",
+    "method",
     "nonzero_vector",
     "objective_size",
     "optional_flag",
@@ -173,13 +174,19 @@ def loss_function(obj: Any, who: str | None = None) -> Callable[[np.ndarray], fl
     value = getattr(obj, "value", None)
     if callable(value):
         return lambda theta: float(value(theta))
-    vg = getattr(obj, "value_and_grad", None)
-    if not callable(vg):
+    vg = method(obj, "value_and_grad", "value_and_grad(theta)", who)
+    return lambda theta: float(vg(theta)[0])
+
+
+def method(obj: Any, attribute: str, call: str, who: str | None = None) -> Callable:
+    """``obj``'s method ``attribute`` (TypeError naming ``call`` when ``obj`` has none)."""
+    found = getattr(obj, attribute, None)
+    if not callable(found):
         raise TypeError(
-            f"{_prefix(who)}obj must be an objective with a value_and_grad(theta) method (see "
+            f"{_prefix(who)}obj must be an objective with a method {call} (see "
             f"toposcape.Objective), got {_validate.given(obj)}"
         )
-    return lambda theta: float(vg(theta)[0])
+    return found
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ._common import (
     check_real_result,
     is_dataset,
     is_trajectory,
+    method,
     objective_size,
     optional_flag,
     progress_bar,
@@ -165,11 +166,7 @@ def trajectory_metrics(
 
     if obj is not None:
         obj_size = objective_size(obj, who)
-        if not callable(getattr(obj, "value_and_grad", None)):
-            raise TypeError(
-                f"{who}: obj must be an objective with a value_and_grad(theta) method, got "
-                f"{_validate.given(obj)}"
-            )
+        method(obj, "value_and_grad", "value_and_grad(theta)", who)
         if thetas is None:
             raise InvalidInputError(
                 f"{who}: recomputing gradients needs the iterates: run the optimizer with "

@@ -27,6 +27,7 @@ from ._common import (
     is_dataset,
     is_trajectory,
     loss_function,
+    method,
     objective_size,
     step_series,
 )
@@ -599,12 +600,7 @@ def plot_interpolation_designs(
         One image per alpha (``gray_r``: solid black, void white; ``vmin=0, vmax=1``).
     """
     who = "plot_interpolation_designs"
-    design = getattr(obj, "design", None)
-    if not callable(design):
-        raise TypeError(
-            f"{who}: obj must be an objective with a design(theta) method, got "
-            f"{_validate.given(obj)}"
-        )
+    design = method(obj, "design", "design(theta)", who)
     size = objective_size(obj, who)
     show_loss = _validate.flag(show_loss, "show_loss", who)
     loss = loss_function(obj, who) if show_loss else None

@@ -26,7 +26,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from .. import _core, _validate
 from ..errors import InvalidInputError
-from ._common import as_operator, check_real_result, nonzero_vector, optional_flag, rng
+from ._common import as_operator, check_real_result, method, nonzero_vector, optional_flag, rng
 
 __all__ = [
     "curvature",
@@ -63,11 +63,7 @@ def hessian(obj: Any, theta: np.ndarray) -> LinearOperator:
         ``H.hvp_count`` counts the products so far.
     """
     who = "hessian"
-    if not callable(getattr(obj, "hvp", None)):
-        raise TypeError(
-            f"{who}: obj must be an objective with an hvp(theta, v) method, got "
-            f"{_validate.given(obj)}"
-        )
+    method(obj, "hvp", "hvp(theta, v)", who)
     size = getattr(obj, "size", None)
     if size is not None:
         size = _validate.integer(size, "obj.size", minimum=1, who=who)
