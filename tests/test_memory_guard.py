@@ -83,11 +83,13 @@ def test_available_memory_is_the_smaller_of_meminfo_and_cgroup(tmp_path, monkeyp
         (str(v1), "memory.limit_in_bytes", "memory.usage_in_bytes"),
     ]
     monkeypatch.setattr(S, "_cgroup_dirs", lambda: dirs)
+    monkeypatch.setattr(S, "_cgroup_files", None)  # looked up once per process: again here
     monkeypatch.setattr(S, "_read_meminfo_available", lambda: 8 << 30)
     assert S.available_memory() == (1 << 30) - (1 << 28)  # "max" means no limit
     monkeypatch.setattr(S, "_read_meminfo_available", lambda: 1 << 20)
     assert S.available_memory() == 1 << 20
     monkeypatch.setattr(S, "_cgroup_dirs", lambda: [])
+    monkeypatch.setattr(S, "_cgroup_files", None)
     monkeypatch.setattr(S, "_read_meminfo_available", lambda: None)
     assert S.available_memory() is None  # unknown: no guard
 
@@ -169,11 +171,13 @@ def test_memory_is_read_once_per_solver_not_per_design(solver, monkeypatch):
     problem = ts.problems.mbb_beam(width=24, height=12, density=0.5)
     comp = Compliance(problem, solver=solver)
     at_construction = len(calls)
-    assert 1 <= at_construction <= 2  # PARDISO: before and after its analysis
-    for seed in range(4):
+    assert 1 <= at_construction <= 3  # PARDISO: before and after its analysis
+    comp.value_and_grad(_design(problem, 0))
+    assert len(calls) == at_construction + 1  # and before the first factorization
+    for seed in range(1, 5):
         comp.value_and_grad(_design(problem, seed))
-    assert comp.n_factorizations == 4
-    assert len(calls) == at_construction + 1  # the first factorization only
+    assert comp.n_factorizations == 5
+    assert len(calls) == at_construction + 1  # not per design
 
 
 @needs_pardiso
@@ -199,6 +203,44 @@ def test_pardiso_estimate_tracks_its_factor_size():
     assert estimates == sorted(estimates) and len(set(estimates)) == len(estimates)
 
 
+@needs_pardiso
+def test_pardiso_checks_before_its_analysis(monkeypatch):
+    problem = ts.problems.mbb_beam(width=64, height=64, density=0.5)
+    solver = Compliance(problem, solver="pardiso").solver
+    analysis = S.PardisoSolver.ANALYSIS_BYTES_PER_ENTRY * solver.nnz
+    assert solver.memory_report["analysis_peak"] <= analysis
+    S.set_memory_limit(analysis - 1)
+    with pytest.raises(InsufficientMemoryError, match="PARDISO analysis"):
+        Compliance(problem, solver="pardiso")
+    # the lower estimate of the numeric phase from the pattern, checked before the analysis
+    # too (it only exceeds the analysis' estimate from ~1300x1300 grids on)
+    lower = S.PardisoSolver.PRE_ANALYSIS_BYTES_PER_FILL_ENTRY * solver._pattern_fill()
+    assert lower < solver.memory_report["numeric"] < solver.memory_estimate()
+    monkeypatch.setattr(S.PardisoSolver, "ANALYSIS_BYTES_PER_ENTRY", 0)
+    S.set_memory_limit(lower - 1)
+    with pytest.raises(InsufficientMemoryError, match="needs at least an estimated") as err:
+        Compliance(problem, solver="pardiso")
+    assert "numeric factorization" in str(err.value)
+    S.set_memory_limit(solver.memory_estimate() - 1)
+    with pytest.raises(InsufficientMemoryError, match="needs an estimated"):
+        Compliance(problem, solver="pardiso")
+    S.set_memory_limit(solver.memory_estimate())
+    Compliance(problem, solver="pardiso").value(_design(problem, 0))
+
+
+def test_rcm_envelope_of_an_upper_triangle_pattern():
+    problem = ts.problems.mbb_beam(width=40, height=10, density=0.5)
+    index = np.full(problem.n_dofs, -1, dtype=np.int64)
+    index[problem.free_dofs] = np.arange(problem.free_dofs.size)
+    from toposcape import _core
+
+    full = _core.build_stiffness_pattern(problem.width, problem.height, index, False)
+    upper = _core.build_stiffness_pattern(problem.width, problem.height, index, True)
+    n = full.n_free
+    expected = S._rcm_envelope(full.indptr, full.indices, n)
+    assert S._rcm_envelope(upper.indptr, upper.indices, n, upper=True) == expected
+
+
 @pytest.mark.parametrize("solver", [s for s in SOLVERS if s != "pardiso"])
 def test_pattern_estimates_grow_with_the_grid(solver):
     estimates = []
@@ -216,6 +258,21 @@ def test_superlu_estimate_against_its_factors():
     # L and U values and row indices (12 bytes an entry): the estimate covers them
     stored = 12 * (lu.L.nnz + lu.U.nnz)
     assert 1.0 <= comp.solver.memory_estimate() / stored <= 5.0
+
+
+@needs_pardiso
+def test_envelope_rescues_long_thin_grids_before_the_pardiso_analysis(monkeypatch):
+    problem = ts.problems.mbb_beam(width=1024, height=4, density=0.5)
+    s = Compliance(problem, solver="pardiso").solver
+    per_entry = S.PardisoSolver.PRE_ANALYSIS_BYTES_PER_FILL_ENTRY
+    coarse = per_entry * S._nested_dissection_fill(s.n)
+    refined = per_entry * S._rcm_envelope(s.indptr, s.indices, s.n, upper=True)
+    assert refined < coarse
+    monkeypatch.setattr(S.PardisoSolver, "ANALYSIS_BYTES_PER_ENTRY", 0)
+    monkeypatch.setattr(S.PardisoSolver, "NUMERIC_MEMORY_EXTRA", 0)
+    assert s.memory_estimate() < coarse  # the numeric phase really fits below the coarse one
+    S.set_memory_limit(max(refined, s.memory_estimate()) + 1)
+    Compliance(problem, solver="pardiso").value(_design(problem, 4))
 
 
 @pytest.mark.parametrize("solver", ["cholmod", "superlu"])

@@ -116,14 +116,17 @@ class PardisoSolver(SparseSolver):
     #: comments").
     TWO_LEVEL_THRESHOLD = 0
     #: Peak bytes of the analysis per stored (upper-triangle) entry, checked before it runs:
-    #: PARDISO's own report of that peak (``iparm[14]``) is 61 bytes per entry from 64x64 to
-    #: 1024x1024 grids.
+    #: PARDISO's own report of that peak (``iparm[14]``), known only afterwards, is a constant
+    #: just below this per entry on this project's grids (BENCHMARKS.md).
     ANALYSIS_BYTES_PER_ENTRY = 64
-    #: Margin on the numeric phase's memory that PARDISO reports (``iparm[16]``): the resident
-    #: memory a first factorization adds was up to 18% more on mid-sized grids (threads'
-    #: workspace), see :meth:`memory_estimate`.
+    #: Margin on the numeric phase's memory that PARDISO reports (``iparm[16]``), for the
+    #: workspace it leaves out: see :meth:`memory_estimate`.
     NUMERIC_MEMORY_FACTOR = 1.1
     NUMERIC_MEMORY_EXTRA = 16 << 20
+    #: Bytes per entry of the pattern's fill estimate (``SparseSolver._pattern_fill``) that the
+    #: numeric phase needs at least, checked before the analysis: half of the 8-byte values,
+    #: since that estimate stays within 2x of the fill METIS finds (BENCHMARKS.md).
+    PRE_ANALYSIS_BYTES_PER_FILL_ENTRY = 4
 
     def __init__(
         self,
@@ -140,7 +143,14 @@ class PardisoSolver(SparseSolver):
         self._check_memory(
             "PARDISO analysis (ordering and symbolic factorization)",
             self.ANALYSIS_BYTES_PER_ENTRY * self.nnz,
-            refine=False,
+        )
+        # A lower estimate of the numeric phase from the pattern, so that a grid far too large
+        # fails before an analysis that can take minutes.
+        self._check_memory(
+            self._memory_step,
+            self.PRE_ANALYSIS_BYTES_PER_FILL_ENTRY * self._pattern_fill(),
+            lambda: self.PRE_ANALYSIS_BYTES_PER_FILL_ENTRY * self._pattern_fill(refine=True),
+            at_least=True,
         )
         self._pardiso = lib.pardiso
         self._pt = np.zeros(64, dtype=np.int64)
@@ -191,7 +201,8 @@ class PardisoSolver(SparseSolver):
         (``iparm[15]``): held from the analysis on; ``numeric`` (``iparm[16]``): the numeric
         factorization and solves, allocated by the first factorization and then reused. The
         total peak is ``max(analysis_peak, permanent + numeric)`` (Intel oneMKL reference,
-        ``pardiso iparm``). ``numeric`` is ~1.03x the factor's values (``factor_nnz * 8``).
+        ``pardiso iparm``). ``numeric`` is a few percent above the factor's values
+        (``factor_nnz * 8`` bytes).
         """
         return {
             "analysis_peak": int(self._iparm[14]) * 1024,
@@ -203,10 +214,10 @@ class PardisoSolver(SparseSolver):
         """Bytes the first numeric factorization adds: PARDISO's own report (``iparm[16]``)
         times :data:`NUMERIC_MEMORY_FACTOR` plus :data:`NUMERIC_MEMORY_EXTRA`.
 
-        Checked against the resident memory a first factorization added (BENCHMARKS.md):
-        report/measured 0.53 at 64x64 (a constant ~4 MiB of thread workspace dominates),
-        0.85 at 256x256, 1.00 at 512x512, 1.01 at 1024x1024; this estimate covers all of them.
-        Later factorizations reuse that memory.
+        The report leaves out a few MiB of workspace (threads), which the margin covers: this
+        estimate exceeded the resident memory that a first factorization added on every grid
+        measured, 128x128 to 1024x1024 (BENCHMARKS.md, "Solver memory estimates"). Later
+        factorizations reuse that memory.
         """
         numeric = self.memory_report["numeric"]
         return int(self.NUMERIC_MEMORY_FACTOR * numeric) + self.NUMERIC_MEMORY_EXTRA

@@ -153,42 +153,53 @@ class SparseSolver(ABC):
         return 2 * self.nnz - self.n if self.upper_triangle else self.nnz
 
     def _pattern_fill(self, refine: bool = False) -> int:
-        """Entries of the factor estimated from the pattern (CHOLMOD, SuperLU): the nested-
-        dissection fill of a square grid with as many unknowns (see
-        ``_nested_dissection_fill``); with ``refine``, capped by the envelope under reverse
-        Cuthill-McKee, an upper bound for that ordering that is smaller on long, thin grids."""
+        """Entries of the factor estimated from the pattern: the nested-dissection fill of a
+        square grid with as many unknowns (see ``_nested_dissection_fill``); with ``refine``,
+        capped by the envelope under reverse Cuthill-McKee, an upper bound for that ordering
+        that is smaller on long, thin grids (O(nnz) work, so computed only when needed)."""
         if self._fill_estimate is None:
             self._fill_estimate = _nested_dissection_fill(self.n)
         if refine and not self._fill_refined:
-            envelope = _rcm_envelope(self.indptr, self.indices, self.n)
+            envelope = _rcm_envelope(self.indptr, self.indices, self.n, self.upper_triangle)
             self._fill_estimate = min(self._fill_estimate, envelope)
             self._fill_refined = True
         return self._fill_estimate
 
-    def _check_memory(self, step: str, estimate: int, refine: bool = True) -> None:
-        """Raise :class:`InsufficientMemoryError` if ``estimate`` bytes exceed the available."""
+    def _check_memory(self, step: str, estimate: int, refined=None, at_least: bool = False) -> None:
+        """Raise :class:`InsufficientMemoryError` if ``estimate`` bytes exceed the available.
+
+        ``refined``: a function returning a tighter estimate, called only when ``estimate``
+        does not fit. ``at_least``: the estimate is a lower one (worded so in the message).
+        """
         available, source = _available_memory()
         if available is None or estimate <= available:
             return
-        if refine:
-            estimate = self._refined_memory_estimate()
+        if refined is not None:
+            estimate = refined()
             if estimate <= available:
                 return
         if self.grid is not None:
             size = f"the {self.grid[0]}x{self.grid[1]} grid ({self.n:,} unknowns)"
         else:
             size = f"a system of {self.n:,} unknowns"
+        needs = "needs at least" if at_least else "needs"
         message = (
-            f"the {step} of {size} needs an estimated {_format_bytes(estimate)} of memory, but "
-            f"{_format_bytes(available)} is available ({source})."
+            f"the {step} of {size} {needs} an estimated {_format_bytes(estimate)} of memory, "
+            f"but {_format_bytes(available)} is available ({source})."
         )
         if self.direct:
             amg = _amg_estimate(self.n, self._nnz_full())
-            fits = "" if amg <= available else ", which does not fit either"
-            message += (
-                f' Use solver="amg": AMG-CG needs only O(nnz) memory, about '
-                f"{_format_bytes(amg)} here{fits}."
-            )
+            if amg <= available:
+                message += (
+                    f' Use solver="amg": AMG-CG needs only O(nnz) memory, about '
+                    f"{_format_bytes(amg)} here."
+                )
+            else:
+                message += (
+                    f' solver="amg" (AMG-CG, whose memory grows only as O(nnz)) would need about '
+                    f"{_format_bytes(amg)} here, which does not fit either: use a smaller grid "
+                    "or a machine with more memory."
+                )
         else:
             message += " Use a smaller grid or a machine with more memory."
         raise InsufficientMemoryError(message, estimate=estimate, available=available)
@@ -196,7 +207,9 @@ class SparseSolver(ABC):
     def _guard_factorization(self) -> None:
         """The memory check before a numeric factorization, until one has passed it."""
         if not self._memory_held:
-            self._check_memory(self._memory_step, self.memory_estimate())
+            self._check_memory(
+                self._memory_step, self.memory_estimate(), self._refined_memory_estimate
+            )
             self._memory_held = True
 
     @abstractmethod
@@ -414,14 +427,24 @@ def _cgroup_dirs() -> list[tuple[str, str, str]]:
     return dirs
 
 
+_cgroup_files: list[tuple[str, str]] | None = None  # (limit, usage) files that exist
+
+
 def _cgroup_available() -> int | None:
     """The smallest ``limit - usage`` over this process's memory cgroups, None if unlimited."""
+    global _cgroup_files
+    if _cgroup_files is None:  # the cgroup a process is in does not change: look it up once
+        _cgroup_files = [
+            (os.path.join(directory, limit_file), os.path.join(directory, usage_file))
+            for directory, limit_file, usage_file in _cgroup_dirs()
+            if os.path.exists(os.path.join(directory, limit_file))
+        ]
     best = None
-    for directory, limit_file, usage_file in _cgroup_dirs():
-        limit = _read_int(os.path.join(directory, limit_file))
+    for limit_path, usage_path in _cgroup_files:
+        limit = _read_int(limit_path)
         if limit is None or limit >= _NO_LIMIT:
             continue
-        usage = _read_int(os.path.join(directory, usage_file)) or 0
+        usage = _read_int(usage_path) or 0
         room = max(limit - usage, 0)
         best = room if best is None else min(best, room)
     return best
@@ -466,21 +489,27 @@ def _format_bytes(n: int) -> str:
 
 def _nested_dissection_fill(n: int) -> int:
     """Entries of the Cholesky factor of a square 2-D grid of ``n`` unknowns under nested
-    dissection: ``7 n log2 n``, 1.2-1.5x what METIS finds on this project's grids (PARDISO's
-    ``factor_nnz``: 64x64 to 1024x1024, 5.8-4.6 n log2 n) and above it for long grids (the
-    worst 2-D aspect ratio for nested dissection is the square)."""
+    dissection: ``7 n log2 n`` (the theory's ``c n log n`` for a 2-D grid, George 1973, with
+    ``c`` above the fill METIS reaches on this project's grids, PARDISO's ``factor_nnz``, see
+    BENCHMARKS.md). Long grids fill less than square ones of the same size, so it is above
+    their fill too."""
     return int(7.0 * n * math.log2(max(n, 2)))
 
 
-def _rcm_envelope(indptr: np.ndarray, indices: np.ndarray, n: int) -> int:
-    """Entries of the lower envelope (profile, diagonal included) of a symmetric full pattern
-    under a reverse Cuthill-McKee ordering: an upper bound on the Cholesky factor's entries
-    under that ordering (fill stays inside the envelope). O(nnz) time and memory."""
+def _rcm_envelope(indptr: np.ndarray, indices: np.ndarray, n: int, upper: bool = False) -> int:
+    """Entries of the lower envelope (profile, diagonal included) of a symmetric pattern
+    (full, or its upper triangle with ``upper``) under a reverse Cuthill-McKee ordering: an
+    upper bound on the Cholesky factor's entries under that ordering (fill stays inside the
+    envelope). O(nnz) time and memory."""
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
     pattern = sp.csr_matrix(
         (np.ones(indices.size, dtype=np.int8), indices, indptr), shape=(n, n), copy=False
     )
+    if upper:
+        pattern = (pattern + pattern.T).tocsr()
+        pattern.sort_indices()
+        indptr, indices = pattern.indptr, pattern.indices
     perm = reverse_cuthill_mckee(pattern, symmetric_mode=True)
     position = np.empty(n, dtype=np.int64)
     position[perm] = np.arange(n)
@@ -490,8 +519,8 @@ def _rcm_envelope(indptr: np.ndarray, indices: np.ndarray, n: int) -> int:
 
 def _amg_estimate(n: int, nnz_full: int) -> int:
     """Peak bytes of a smoothed-aggregation hierarchy (AMGSolver settings) for a matrix with
-    ``nnz_full`` stored entries: 96 bytes per entry (measured peak RSS growth while building
-    it: 87 at 256x256, 79 at 512x512), plus the CG vectors."""
+    ``nnz_full`` stored entries: 96 bytes per entry (above the measured peak while building
+    it, BENCHMARKS.md), plus the CG vectors."""
     return 96 * nnz_full + 64 * n
 
 
@@ -510,8 +539,8 @@ class CholmodSolver(SparseSolver):
     name = "cholmod"
     upper_triangle = False
     _memory_step = "CHOLMOD factorization"
-    #: Bytes per factor entry of :meth:`memory_estimate`: the peak memory of a factorization
-    #: measured 12.8-15.6 bytes per entry of the pattern estimate (128x128 to 512x512).
+    #: Bytes per factor entry of :meth:`memory_estimate`: above the measured peak memory of a
+    #: factorization per entry of the pattern estimate, 128x128 to 512x512 (BENCHMARKS.md).
     BYTES_PER_FILL_ENTRY = 18
 
     def __init__(
@@ -532,7 +561,7 @@ class CholmodSolver(SparseSolver):
         # cholespy's nanobind signature wants writeable arrays.
         self._indptr_rw = self.indptr.copy()
         self._indices_rw = self.indices.copy()
-        self._check_memory(self._memory_step, self.memory_estimate())
+        self._check_memory(self._memory_step, self.memory_estimate(), self._refined_memory_estimate)
 
     def memory_estimate(self) -> int:
         """Peak bytes of a factorization: :data:`BYTES_PER_FILL_ENTRY` per entry of the factor
@@ -572,10 +601,6 @@ class SuperLUSolver(SparseSolver):
     name = "superlu"
     upper_triangle = False
     _memory_step = "SuperLU factorization"
-    #: Bytes per factor entry of :meth:`memory_estimate`: SuperLU stores ``L`` and ``U``, and
-    #: its minimum-degree fill grows faster than nested dissection's; a factorization's peak
-    #: measured 40-54 bytes per entry of the pattern estimate (128x128 to 512x512, rising).
-    BYTES_PER_FILL_ENTRY = 64
 
     def __init__(
         self,
@@ -587,13 +612,20 @@ class SuperLUSolver(SparseSolver):
     ) -> None:
         super().__init__(indptr, indices, n, grid=grid)
         self._lu = None
-        self._check_memory(self._memory_step, self.memory_estimate())
+        self._check_memory(self._memory_step, self.memory_estimate(), self._refined_memory_estimate)
 
     def memory_estimate(self) -> int:
-        """Peak bytes of a factorization: :data:`BYTES_PER_FILL_ENTRY` per entry of the factor
-        estimated from the pattern (:meth:`SparseSolver._pattern_fill`), plus the CSR and CSC
-        copies of the matrix. The previous design's factors are freed first."""
-        return self.BYTES_PER_FILL_ENTRY * self._pattern_fill() + 24 * self.nnz + 8 * self.n
+        """Peak bytes of a factorization: ``4 log2(n) - 10`` bytes (at least 40) per entry of
+        the factor estimated from the pattern (:meth:`SparseSolver._pattern_fill`), plus the
+        CSR and CSC copies of the matrix. The previous design's factors are freed first.
+
+        SuperLU stores both ``L`` and ``U``, and its minimum-degree ordering's fill grows
+        faster than nested dissection's, so the measured peak per estimated entry grows with
+        ``n`` (about linearly in ``log2 n``, 128x128 to 640x640, BENCHMARKS.md); this estimate
+        stays above those measurements.
+        """
+        per_entry = max(40.0, 4.0 * math.log2(max(self.n, 2)) - 10.0)
+        return int(per_entry * self._pattern_fill()) + 24 * self.nnz + 8 * self.n
 
     def _refined_memory_estimate(self) -> int:
         self._pattern_fill(refine=True)
@@ -666,11 +698,11 @@ class AMGSolver(SparseSolver):
         self._K = None
         #: CG iterations of the last solve.
         self.last_iterations = 0
-        self._check_memory(self._memory_step, self.memory_estimate())
+        self._check_memory(self._memory_step, self.memory_estimate(), self._refined_memory_estimate)
 
     def memory_estimate(self) -> int:
-        """Peak bytes of building the hierarchy: O(nnz), 96 bytes per stored entry (measured
-        79-87). The previous design's hierarchy is freed first."""
+        """Peak bytes of building the hierarchy: O(nnz), 96 bytes per stored entry (see
+        ``_amg_estimate``). The previous design's hierarchy is freed first."""
         return _amg_estimate(self.n, self.nnz)
 
     def factorize(self, data: np.ndarray) -> None:
