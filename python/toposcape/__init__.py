@@ -21,6 +21,11 @@ from .objective import Objective, SecondOrderObjective  # noqa: E402
 
 __version__ = "0.1.0"
 
+#: ``with ts.threads(1): ...`` fixes the core's, torch's and MKL's thread counts for a block.
+threads = _threads.pinned
+#: The thread settings in force (recorded with every run as ``Trajectory.threads``).
+thread_settings = _threads.settings
+
 
 def __getattr__(name: str):
     # The CNN needs torch: load it only when asked for.
@@ -44,4 +49,6 @@ __all__ = [
     "optim",
     "physics",
     "problems",
+    "thread_settings",
+    "threads",
 ]

@@ -18,6 +18,7 @@ OpenMP under PARDISO, which runs once per evaluation, does not spin.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -51,15 +52,20 @@ def configure() -> dict[str, str]:
     return {key: os.environ[key] for key in DEFAULTS}
 
 
-def settings() -> dict[str, object]:
+def settings(objective=None) -> dict[str, object]:
     """The thread settings in force: what a run's numbers depend on besides its settings.
 
     torch's intra-op threads (when torch is loaded), MKL's (PARDISO), numba's, the core's,
-    and the OpenMP environment. Recorded with every stored run.
+    and the OpenMP environment; with an ``objective``, also the thread count its sparse
+    solver fixed when it was built (``solver``; PARDISO keeps the count of its analysis).
+    Recorded with every run (``Trajectory.threads``).
     """
     from . import _core
 
     out: dict[str, object] = {"core": int(_core.get_num_threads())}
+    solver_threads = getattr(objective, "solver_threads", None)
+    if solver_threads is not None:
+        out["solver"] = int(solver_threads)
     torch = sys.modules.get("torch")
     if torch is not None:
         out["torch"] = int(torch.get_num_threads())
@@ -81,3 +87,49 @@ def settings() -> dict[str, object]:
         if key in os.environ:
             out[key] = os.environ[key]
     return out
+
+
+@contextlib.contextmanager
+def pinned(threads: int | None = None, *, core: int | None = None, torch: int | None = None):
+    """Fix the thread counts a run's numbers depend on, for the duration of a ``with`` block.
+
+    The core's threaded reductions (the L-BFGS two-loop), torch's convolutions and MKL
+    PARDISO's factorization each sum in an order that depends on their thread count, so the
+    same run gives different last bits (and, over hundreds of steps, different iterates) under
+    different counts. Runs are reproducible bit for bit for the same counts; a study fixes
+    them per run with this context and records :func:`settings` with every result.
+
+    Parameters
+    ----------
+    threads : int, optional
+        The count for every runtime (core, torch and, through torch, MKL) unless given
+        separately.
+    core, torch : int, optional
+        Per-runtime counts.
+
+    Objectives built inside the block keep PARDISO's count from their construction.
+    """
+    from . import _core, _validate
+
+    core = _validate.integer(
+        threads if core is None else core, "core", minimum=1, allow_none=True, who="threads"
+    )
+    torch_threads = _validate.integer(
+        threads if torch is None else torch, "torch", minimum=1, allow_none=True, who="threads"
+    )
+    previous_core = _core.get_num_threads()
+    torch_module = sys.modules.get("torch") if torch_threads is not None else None
+    if torch_threads is not None and torch_module is None:
+        import torch as torch_module
+    previous_torch = torch_module.get_num_threads() if torch_module is not None else None
+    try:
+        if core is not None:
+            _core.set_num_threads(core)
+        if torch_module is not None:
+            torch_module.set_num_threads(torch_threads)
+        yield settings()
+    finally:
+        if core is not None:
+            _core.set_num_threads(previous_core)
+        if torch_module is not None:
+            torch_module.set_num_threads(previous_torch)

@@ -131,7 +131,7 @@ def _run_stem(args, problem_name: str, options: dict) -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import _threads, optim, problems
+    from . import optim, problems
     from .errors import InvalidInputError
     from .models.pixel import PixelObjective
     from .optim.trajectory import write_netcdf
@@ -201,7 +201,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "max_evals": -1 if args.max_evals is None else args.max_evals,
         "max_steps": -1 if args.max_steps is None else args.max_steps,
         "solver": args.solver,
-        **{f"thread_{k}": v for k, v in _threads.settings().items()},
     }
     if args.model == "cnn":
         ds_attrs.update(seed=args.seed, upsampling=args.upsampling, dtype=args.dtype)

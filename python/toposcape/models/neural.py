@@ -171,6 +171,11 @@ class CNNObjective:
     def x0(self) -> np.ndarray:
         return self._x0.copy()
 
+    @property
+    def solver_threads(self) -> int | None:
+        """Threads of the physics' sparse solver, fixed when it was built."""
+        return self.pixel.solver_threads
+
     def parameter_groups(self):
         """The model's parameter groups (name, shape, kind, offset, size), in ``theta`` order."""
         return self.model.parameter_groups()

@@ -103,6 +103,12 @@ class PixelObjective:
     def x0(self) -> np.ndarray:
         return (self.problem.density * self.mask).astype(np.float64).ravel()
 
+    @property
+    def solver_threads(self) -> int | None:
+        """Threads of the sparse solver, fixed when it was built (None: not threaded)."""
+        threads = getattr(self.physics.solver, "threads", None)
+        return None if threads is None else int(threads)
+
     # ----------------------------------------------------------------------------------------
     # The volume, for optimizers that enforce it themselves (OC, MMA: Requirements.explicit_volume)
     @property

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _validate
+from .. import _threads, _validate
 from ..errors import InvalidInputError
 from .trajectory import Trajectory, TrajectoryRecorder
 
@@ -183,12 +183,13 @@ class Runner(ABC):
             theta0 = objective.x0
         theta = _validate.vector(theta0, "theta0", size, copy=True, who=who)
 
+        threads = _threads.settings(objective)
         bar = _progress_bar(progress, max_evals, max_steps, self.name)
         recorder = TrajectoryRecorder(
             theta, record_params=record_params, bar=bar, callback=callback, optimizer=self.name
         )
         try:
-            return self._run(
+            trajectory = self._run(
                 objective,
                 theta,
                 max_evals=max_evals,
@@ -196,6 +197,8 @@ class Runner(ABC):
                 recorder=recorder,
                 record_memory=record_memory,
             )
+            trajectory.threads = threads
+            return trajectory
         finally:
             if bar is not None:
                 bar.close()

@@ -60,6 +60,11 @@ class Trajectory:
         computed (oldest first), so the quasi-Newton matrix of any step can be rebuilt.
     pairs : list of (s, y) or None
         Every curvature pair stored during the run, with ``record_memory=True``.
+    extras : dict
+        Optimizer-specific records (e.g. the baselines' volumes).
+    threads : dict
+        The thread settings in force during the run (:func:`toposcape.thread_settings`): the
+        numbers are reproducible bit for bit under the same settings.
     """
 
     losses: np.ndarray
@@ -81,6 +86,7 @@ class Trajectory:
     memory: list | None = None
     pairs: list | None = None
     extras: dict = field(default_factory=dict)
+    threads: dict = field(default_factory=dict)
 
     @property
     def n_steps(self) -> int:
@@ -184,6 +190,8 @@ class Trajectory:
             "message": self.message,
             "best_loss": float(self.best_loss),
         }
+        for key, value in self.threads.items():
+            attrs[f"thread_{key}"] = value
         for key, value in self.extras.items():
             if np.ndim(value) == 0:
                 attrs[f"extra_{key}"] = value.item() if hasattr(value, "item") else value
@@ -228,6 +236,11 @@ class Trajectory:
         for key in ds.data_vars:
             if str(key).startswith("extra_"):
                 extras[str(key)[len("extra_") :]] = np.asarray(ds[key].values)
+        threads = {
+            key[len("thread_") :]: (value.item() if hasattr(value, "item") else value)
+            for key, value in ds.attrs.items()
+            if key.startswith("thread_")
+        }
         n_steps = ds.sizes["step"]
         return cls(
             losses=get("loss"),
@@ -249,6 +262,7 @@ class Trajectory:
             memory=memory,
             pairs=pairs,
             extras=extras,
+            threads=threads,
         )
 
     def save(self, path, parameters: bool = True, **attrs) -> None:
