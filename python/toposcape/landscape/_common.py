@@ -194,7 +194,7 @@ def method(obj: Any, attribute: str, call: str, who: str | None = None) -> Calla
 # --------------------------------------------------------------------------------------------
 def is_trajectory(x: Any) -> bool:
     """A :class:`~toposcape.optim.Trajectory` (or an object with its per-step fields)."""
-    return hasattr(x, "losses") and hasattr(x, "thetas")
+    return hasattr(x, "losses") and hasattr(x, "grad_norms")
 
 
 def is_dataset(x: Any) -> bool:
@@ -210,7 +210,7 @@ def as_thetas(traj: Any, who: str | None = None, name: str = "traj") -> np.ndarr
     an array of shape ``(n_iterates, size)``.
     """
     if is_trajectory(traj):
-        thetas = traj.thetas
+        thetas = getattr(traj, "thetas", None)
         if thetas is None:
             raise InvalidInputError(
                 f"{_prefix(who)}{name} has no recorded iterates: run the optimizer with "
@@ -241,7 +241,9 @@ def step_series(run: Any, variable: str, who: str | None = None, name: str = "ru
     neither a Trajectory nor a Dataset.
     """
     if is_trajectory(run):
-        values = getattr(run, _RUN_FIELDS[variable])
+        values = getattr(run, _RUN_FIELDS[variable], None)
+        if values is None:
+            return None
     elif is_dataset(run):
         if variable not in run:
             return None

@@ -135,7 +135,8 @@ def trajectory_metrics(
                 f"Trajectory.to_xarray()), got a Dataset with {sorted(traj.data_vars)}"
             )
         K1 = record["loss"].size
-        if (traj.thetas if is_trajectory(traj) else traj.get("theta")) is not None:
+        recorded = getattr(traj, "thetas", None) if is_trajectory(traj) else traj.get("theta")
+        if recorded is not None:
             thetas = as_thetas(traj, who)
         for name, values in record.items():
             if values is not None:

@@ -457,10 +457,14 @@ def _series(run: Any, name: str, who: str) -> tuple[np.ndarray, np.ndarray]:
     for variable in ("distance", "grad_norm"):
         values = step_series(run, variable, who, name)
         if values is None:
+            held = (
+                f"a Dataset with {sorted(run.data_vars)}"
+                if is_dataset(run)
+                else f"a {type(run).__name__} without {variable}s"
+            )
             raise InvalidInputError(
                 f"{who}: {name} must have 'distance' and 'grad_norm' variables over 'step' "
-                f"(Trajectory.to_xarray() or trajectory_metrics()), got a Dataset with "
-                f"{sorted(run.data_vars)}"
+                f"(Trajectory.to_xarray() or trajectory_metrics()), got {held}"
             )
         out.append(values)
     return out[0], out[1]
