@@ -1,9 +1,9 @@
 // A large array of doubles backed by transparent huge pages where the kernel allows it.
 //
 // Krylov bases and L-BFGS memories are streamed end to end at every step; with 4 KiB pages a
-// 1.4 GiB basis costs ~1.7 s of page faults on first touch (measured on the development VM)
-// and TLB misses on every pass. madvise(MADV_HUGEPAGE) on a 2 MiB-aligned block (what NumPy
-// does for large arrays) cuts both.
+// large basis pays seconds of page faults on first touch and TLB misses on every pass.
+// madvise(MADV_HUGEPAGE) on a 2 MiB-aligned block (what NumPy does for large arrays) cuts both
+// (figures: BENCHMARKS.md, "Notes moved from code comments").
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -14,11 +14,10 @@ int default_threads() {
         const int n = std::atoi(env);
         if (n >= 1) return n;
     }
-    // Every processor (at most 8), like torch's own default: on an idle 2-core machine two
-    // threads make the float64 two-loop 1.7x and the float32 one 1.8x faster, and the
-    // 300-evaluation CNN run 15.6 -> 13.6 s. A barrier-synchronised pass whose second thread
-    // shares a core with another busy process runs ~1.8x slower than serial, so whoever runs
-    // several jobs side by side should set TOPOSCAPE_NUM_THREADS=1 (and torch's threads).
+    // Every processor (at most 8), like torch's own default: the memory-bound passes gain from
+    // each core that is idle. A barrier-synchronised pass whose second thread shares a core
+    // with another busy process runs slower than serial, so whoever runs several jobs side by
+    // side should set TOPOSCAPE_NUM_THREADS=1 (and torch's threads).
     return std::clamp(omp_get_num_procs(), 1, 8);
 }
 

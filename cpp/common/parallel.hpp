@@ -1,9 +1,9 @@
 // Threads of the core's memory-bound kernels (two-loop, reorthogonalization).
 //
 // Level-1 work over millions of entries is limited by memory bandwidth, which one core of a
-// server CPU cannot saturate: two threads make the L-BFGS two-loop ~1.5-1.8x faster at 567k
-// unknowns on an otherwise idle 2-core machine, but ~1.8x slower than serial when another
-// process holds the second core (every barrier then waits for a time slice). The count is the
+// server CPU cannot saturate: a second thread speeds the L-BFGS two-loop up on an otherwise
+// idle machine, but slows it below serial when another process holds the second core (every
+// barrier then waits for a time slice; figures in BENCHMARKS.md). The count is the
 // core's own (not OpenMP's global setting, which torch.set_num_threads changes); it defaults
 // to every processor (at most 8), as torch does, and small vectors stay serial because a
 // barrier costs more than the work.

@@ -283,12 +283,12 @@ EigshResult eigsh(const MatVec& matvec, int64_t n, int k, const std::string& whi
         return true;
     };
     // Converged Ritz values cannot show an eigenvalue the Krylov space has not captured yet
-    // (stopping a k = 20 run at 53 products missed the 19th of problem A's CNN Hessian): stop
-    // before the basis is full only once it holds k + max(k, 10) vectors.
+    // (an early stop once missed one: BENCHMARKS.md): stop before the basis is full only once
+    // it holds k + max(k, 10) vectors.
     const int early_min = std::min(m, k + std::max(k, 10));
     int start = 0;  // first column of H still to compute (the restart vector's index)
-    double scale = 0.0;
-    bool explored = false;  // a random direction was added after the Krylov space closed  // running estimate of ||A|| from the recurrence coefficients
+    double scale = 0.0;     // running estimate of ||A|| from the recurrence coefficients
+    bool explored = false;  // a random direction was added after the Krylov space closed
     for (int restart = 0;; ++restart) {
         double beta_last = 0.0;
         int size = m;

@@ -140,7 +140,8 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
         b[0] += static_cast<double>(y) * static_cast<double>(y);
     }
     const double sy_stored = (a[0] + a[1]) + (a[2] + a[3]);
-    // A precomputed s.y (double storage only) keeps the caller's value, as before.
+    // A precomputed s.y is used as given with double storage. With float storage it must be
+    // s.y of the rounded pair, or B_k and H_k would stop being inverses of each other.
     if (std::isnan(sy) || !std::is_same_v<T, double>) sy = sy_stored;
     if (!(sy > eps * skip_scale)) {  // also rejects NaN
         ++skipped_;
