@@ -50,8 +50,9 @@ def hessian(obj: Any, theta: np.ndarray) -> LinearOperator:
     Parameters
     ----------
     obj : Objective with ``hvp(theta, v)``
-        Any objective of the protocol (``PixelObjective``, ``CNNObjective``, the physics
-        ``Compliance`` for the Hessian in density space, or one's own).
+        Any objective of the protocol (``PixelObjective``, ``CNNObjective``, or one's own);
+        for the Hessian in density space, ``PixelObjective(..., volume_constraint=False)``
+        (the physics ``Compliance`` itself takes ``(H, W)`` densities, not a flat vector).
     theta : ndarray (n,)
         The point; copied, so later changes to the caller's array do not move the operator.
 
