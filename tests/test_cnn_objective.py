@@ -178,3 +178,26 @@ def test_hvp_at_reuses_one_graph_and_equals_hvp(objective64):
         np.testing.assert_allclose(
             product(v), expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max()
         )
+
+
+def test_value_equals_value_and_grad(objective64):
+    # CNNObjective had no value() while PixelObjective did.
+    theta = _point(objective64, seed=4)
+    assert objective64.value(theta) == objective64.value_and_grad(theta)[0]
+    assert objective64.value(objective64.x0) == objective64.value_and_grad(objective64.x0)[0]
+
+
+def test_objectives_accept_a_suite_name():
+    # ts.PixelObjective("name") raised AttributeError.
+    by_name = ts.PixelObjective(PROBLEM)
+    by_problem = ts.PixelObjective(ts.problems.get(PROBLEM))
+    assert by_name.value(by_name.x0) == by_problem.value(by_problem.x0)
+    cnn = ts.CNNObjective(PROBLEM, seed=2)
+    np.testing.assert_array_equal(cnn.x0, ts.CNNObjective(ts.problems.get(PROBLEM), seed=2).x0)
+    with pytest.raises(ts.UnknownNameError, match="did you mean"):
+        ts.PixelObjective("michell_centered_both_32x64_0.13")
+    for bad in (None, 3, np.zeros(4)):
+        with pytest.raises(TypeError, match="problem must be a toposcape.problems.Problem"):
+            ts.PixelObjective(bad)
+        with pytest.raises(TypeError, match="problem must be a toposcape.problems.Problem"):
+            ts.CNNObjective(bad)
