@@ -33,6 +33,10 @@ def __getattr__(name: str):
         from .models.neural import CNNObjective
 
         return CNNObjective
+    if name == "experiments":  # pandas, SQLite and the executors load only when used
+        import importlib
+
+        return importlib.import_module(".experiments", __name__)
     raise AttributeError(f"module 'toposcape' has no attribute {name!r}")
 
 
@@ -45,6 +49,7 @@ __all__ = [
     "SecondOrderObjective",
     "UnderconstrainedProblemError",
     "UnknownNameError",
+    "experiments",
     "landscape",
     "optim",
     "physics",
