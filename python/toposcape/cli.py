@@ -345,6 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument("name", nargs="?", default=None, help="only this preset")
     o.set_defaults(func=_cmd_optimizers)
+
+    from .experiments.commands import register as register_study
+
+    register_study(sub)
     return parser
 
 
