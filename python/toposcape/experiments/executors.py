@@ -119,25 +119,27 @@ class LocalExecutor(Executor):
 
         while self._futures:
             done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
+            ready: list[RunResult | Lost] = []
             broken = False
             for future in done:
                 key = self._futures.pop(future)
                 try:
-                    yield future.result()
+                    ready.append(future.result())
                 except BrokenProcessPool as exc:
                     broken = True
-                    yield Lost(key, f"worker process died ({exc})")
+                    ready.append(Lost(key, f"worker process died ({exc})"))
                 except Exception as exc:  # pickling or pool errors: report, do not stop
-                    yield Lost(key, f"{type(exc).__name__}: {exc}")
+                    ready.append(Lost(key, f"{type(exc).__name__}: {exc}"))
             if broken:
-                # Every run still in the broken pool is lost with it: report them all and
-                # start a fresh pool for what is submitted next.
+                # Every run still in the broken pool is lost with it. A fresh pool is made
+                # before the coordinator hears of the losses, so its retries land there.
                 for future, key in list(self._futures.items()):
                     future.cancel()
                     self._futures.pop(future)
-                    yield Lost(key, "worker pool broke while the run was in flight")
+                    ready.append(Lost(key, "worker pool broke while the run was in flight"))
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+            yield from ready
 
     def close(self, cancel: bool = False) -> None:
         if self._pool is None:
