@@ -13,12 +13,33 @@ the originals' layout, and fail (never skip) when a file is missing.
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import toposcape  # noqa: F401
+
+try:  # the fuzz tests' profiles (tests/test_fuzz_*.py); Hypothesis is a test dependency
+    from hypothesis import HealthCheck, settings
+except ImportError:  # pragma: no cover
+    pass
+else:
+    # HYPOTHESIS_PROFILE=nightly for the long run; the default keeps the suite fast. No example
+    # database: nothing is written into the checkout (falsifying examples are printed).
+    _FUZZ_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large]
+    settings.register_profile(
+        "default", max_examples=30, deadline=None, database=None, suppress_health_check=_FUZZ_CHECKS
+    )
+    settings.register_profile(
+        "nightly",
+        max_examples=1000,
+        deadline=None,
+        database=None,
+        suppress_health_check=_FUZZ_CHECKS,
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def _oracle_module():

@@ -10,6 +10,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .. import _validate
+from ..errors import InvalidInputError
+
 __all__ = ["element_energies", "element_bilinear", "scatter_element_loads"]
 
 
@@ -67,12 +70,31 @@ def _scatter_loads(ke, u, coeff, height, width, out):
                 out[dofs[a]] += c * row
 
 
-def _check(ke: np.ndarray, vec: np.ndarray, height: int, width: int, name: str) -> None:
+def _check_overflow(out: np.ndarray, who: str) -> None:
+    # finite input (checked) can still overflow: report it rather than return inf or NaN
+    if not np.isfinite(out.sum()) and not np.all(np.isfinite(out)):
+        raise InvalidInputError(f"{who}: the result overflows (input values too large)")
+
+
+def _grid(height, width, who: str) -> tuple[int, int]:
+    height = _validate.integer(height, "height", minimum=1, who=who)
+    width = _validate.integer(width, "width", minimum=1, who=who)
+    return height, width
+
+
+def _element_matrix(ke, who: str) -> np.ndarray:
+    ke = _validate.array(ke, "element matrix", who=who)
     if ke.shape != (8, 8):
-        raise ValueError("element matrix must have shape (8, 8)")
+        raise InvalidInputError(f"{who}: element matrix must have shape (8, 8), got {ke.shape}")
+    return ke
+
+
+def _dofs(vec, height: int, width: int, name: str, who: str) -> np.ndarray:
     n_dofs = 2 * (width + 1) * (height + 1)
+    vec = _validate.array(vec, name, who=who)
     if vec.shape != (n_dofs,):
-        raise ValueError(f"{name} must have shape ({n_dofs},), got {vec.shape}")
+        raise InvalidInputError(f"{who}: {name} must have shape ({n_dofs},), got {vec.shape}")
+    return vec
 
 
 def element_bilinear(
@@ -93,13 +115,15 @@ def element_bilinear(
     -------
     ndarray (H, W) float64
     """
-    ke = np.ascontiguousarray(ke, dtype=np.float64)
-    u = np.ascontiguousarray(u, dtype=np.float64)
-    w = np.ascontiguousarray(w, dtype=np.float64)
-    _check(ke, u, height, width, "u")
-    _check(ke, w, height, width, "w")
+    who = "element_bilinear"
+    height, width = _grid(height, width, who)
+    ke = _element_matrix(ke, who)
+    same = w is u
+    u = _dofs(u, height, width, "u", who)
+    w = u if same else _dofs(w, height, width, "w", who)
     out = np.empty((height, width))
     _bilinear(ke, u, w, height, width, out)
+    _check_overflow(out, who)
     return out
 
 
@@ -140,12 +164,16 @@ def scatter_element_loads(
     -------
     ndarray (2 (W+1) (H+1),) float64
     """
-    ke = np.ascontiguousarray(ke, dtype=np.float64)
-    u = np.ascontiguousarray(u, dtype=np.float64)
-    coeff = np.ascontiguousarray(coeff, dtype=np.float64)
-    _check(ke, u, height, width, "u")
+    who = "scatter_element_loads"
+    height, width = _grid(height, width, who)
+    ke = _element_matrix(ke, who)
+    u = _dofs(u, height, width, "u", who)
+    coeff = _validate.array(coeff, "coeff", who=who)
     if coeff.shape != (height, width):
-        raise ValueError(f"coeff must have shape ({height}, {width}), got {coeff.shape}")
+        raise InvalidInputError(
+            f"{who}: coeff must have shape ({height}, {width}), got {coeff.shape}"
+        )
     out = np.zeros_like(u)
     _scatter_loads(ke, u, coeff, height, width, out)
+    _check_overflow(out, who)
     return out

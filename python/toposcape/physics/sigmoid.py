@@ -14,22 +14,41 @@ over the designable cells. With ``t = z + b``, ``s' = s(1-s)``, ``s'' = s'(1-2s)
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .. import _core
+from .. import _core, _validate
 from ..errors import InvalidInputError
+from .filter import design_mask
 
 __all__ = ["VolumeSigmoid", "sigmoid", "logit"]
 
 
-def sigmoid(t: np.ndarray) -> np.ndarray:
-    """Logistic function ``0.5 tanh(t/2) + 0.5`` (no overflow for large ``|t|``)."""
-    return 0.5 * np.tanh(0.5 * np.asarray(t, dtype=np.float64)) + 0.5
+def _sigmoid(t: np.ndarray) -> np.ndarray:
+    return 0.5 * np.tanh(0.5 * t) + 0.5
+
+
+def sigmoid(t: Any) -> np.ndarray:
+    """Logistic function ``0.5 tanh(t/2) + 0.5`` (no overflow for large ``|t|``).
+
+    ``t``: a real number or array of any shape (``+-inf`` give 1 and 0, NaN stays NaN);
+    complex, boolean, object and string input raise TypeError.
+    """
+    if isinstance(t, np.ndarray) and t.size == 0 and t.dtype.kind in "iuf":
+        return np.zeros(t.shape)
+    if isinstance(t, (list, tuple)) and len(t) == 0:
+        return np.zeros(0)
+    arr = _validate.array(t, "t", finite=False, who="sigmoid")
+    return _sigmoid(arr.reshape(np.shape(t)))  # (the layer returns 0-d input as 1-d)
 
 
 def logit(p: float) -> float:
-    """Inverse of :func:`sigmoid`."""
-    return float(np.log(p) - np.log1p(-p))
+    """Inverse of :func:`sigmoid`: ``log(p / (1 - p))`` for a real ``p`` in [0, 1] (+-inf at the
+    ends)."""
+    p = _validate.real(p, "p", minimum=0.0, maximum=1.0, who="logit")
+    with np.errstate(divide="ignore"):
+        return float(np.log(p) - np.log1p(-p))
 
 
 class VolumeSigmoid:
@@ -54,29 +73,35 @@ class VolumeSigmoid:
     tol = 1e-14
 
     def __init__(self, mask: np.ndarray, density: float) -> None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.ndim != 2:
-            raise InvalidInputError(f"mask must be 2-D (H, W), got shape {mask.shape}")
+        who = "VolumeSigmoid"
+        mask = design_mask(mask, who)
         if not mask.any():
-            raise InvalidInputError("mask has no designable cell")
-        try:
-            density = float(density)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"density must be a number, got {density!r}") from None
+            raise InvalidInputError(f"{who}: mask has no designable cell")
+        if isinstance(density, (bool, np.bool_)) or not isinstance(
+            density, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"{who}: density must be a real number, got {_validate.given(density)}")
+        density = float(density)
         if not (np.isfinite(density) and 0.0 < density < 1.0):
-            raise InvalidInputError(f"density must lie strictly inside (0, 1), got {density}")
+            raise InvalidInputError(
+                f"{who}: density must lie strictly inside (0, 1), got {density}"
+            )
         self.mask = mask
         self.shape = mask.shape
         self.density = float(density)
         self._index = np.flatnonzero(mask.ravel())
 
     def _designable(self, z: np.ndarray, name: str = "z") -> np.ndarray:
-        if np.iscomplexobj(z):
-            raise InvalidInputError(f"{name} must be real, got complex values")
-        z = np.asarray(z, dtype=np.float64)
+        z = _validate.array(z, name, finite=False, who="VolumeSigmoid")
         if z.shape != self.shape:
-            raise InvalidInputError(f"{name} must have shape {self.shape}, got {z.shape}")
-        return z.ravel()[self._index]
+            raise InvalidInputError(
+                f"VolumeSigmoid: {name} must have shape {self.shape}, got {z.shape}"
+            )
+        zd = z.ravel()[self._index]
+        if not np.all(np.isfinite(zd)):
+            what = "logits" if name == "z" else name
+            raise InvalidInputError(f"VolumeSigmoid: {what} contain NaN or inf")
+        return zd
 
     def shift(self, zd: np.ndarray) -> float:
         """The shift ``b`` for the designable logits ``zd`` (safeguarded Newton, to ~1e-14)."""
@@ -85,7 +110,7 @@ class VolumeSigmoid:
         hi = logit(self.density) - float(zd.min())
         b = 0.5 * (lo + hi)
         for _ in range(200):
-            s = sigmoid(zd + b)
+            s = _sigmoid(zd + b)
             residual = float(s.sum()) - target
             if residual == 0.0:
                 return b
@@ -106,10 +131,8 @@ class VolumeSigmoid:
     def forward(self, z: np.ndarray) -> SigmoidState:
         """Densities for logits ``z`` (H, W), with what the derivatives need."""
         zd = self._designable(z)
-        if not np.all(np.isfinite(zd)):
-            raise InvalidInputError("logits contain NaN or inf")
         b = self.shift(zd)
-        s = sigmoid(zd + b)
+        s = _sigmoid(zd + b)
         mean = float(s.mean())
         if abs(mean - self.density) > 1e-9:
             raise InvalidInputError(
