@@ -102,10 +102,9 @@ def pinned(threads: int | None = None, *, core: int | None = None, torch: int | 
     Parameters
     ----------
     threads : int, optional
-        The count for every runtime (core, torch and, through torch, MKL) unless given
-        separately.
+        The count for every runtime (the core; torch, MKL and numba) unless given separately.
     core, torch : int, optional
-        Per-runtime counts.
+        Per-runtime counts (``torch`` also sets MKL's and numba's).
 
     Objectives built inside the block keep PARDISO's count from their construction.
     """
@@ -117,19 +116,47 @@ def pinned(threads: int | None = None, *, core: int | None = None, torch: int | 
     torch_threads = _validate.integer(
         threads if torch is None else torch, "torch", minimum=1, allow_none=True, who="threads"
     )
-    previous_core = _core.get_num_threads()
-    torch_module = sys.modules.get("torch") if torch_threads is not None else None
-    if torch_threads is not None and torch_module is None:
-        import torch as torch_module
-    previous_torch = torch_module.get_num_threads() if torch_module is not None else None
+    restore = []
     try:
         if core is not None:
+            restore.append((_core.set_num_threads, _core.get_num_threads()))
             _core.set_num_threads(core)
-        if torch_module is not None:
-            torch_module.set_num_threads(torch_threads)
+        if torch_threads is not None:
+            torch_module = _torch_if_installed()
+            if torch_module is not None:  # also sets MKL's count
+                restore.append((torch_module.set_num_threads, torch_module.get_num_threads()))
+                torch_module.set_num_threads(torch_threads)
+            else:
+                mkl = _mkl_runtime()
+                if mkl is not None:
+                    restore.append((mkl.MKL_Set_Num_Threads, mkl.MKL_Get_Max_Threads()))
+                    mkl.MKL_Set_Num_Threads(torch_threads)
+            numba = sys.modules.get("numba")
+            if numba is None:
+                import numba
+            restore.append((numba.set_num_threads, numba.get_num_threads()))
+            numba.set_num_threads(min(torch_threads, numba.config.NUMBA_NUM_THREADS))
         yield settings()
     finally:
-        if core is not None:
-            _core.set_num_threads(previous_core)
-        if torch_module is not None:
-            torch_module.set_num_threads(previous_torch)
+        for setter, previous in reversed(restore):
+            setter(previous)
+
+
+def _torch_if_installed():
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return torch
+    try:
+        import torch
+    except ImportError:  # the CNN is an optional extra
+        return None
+    return torch
+
+
+def _mkl_runtime():
+    try:
+        from .physics.pardiso import _mkl
+
+        return _mkl()
+    except (ImportError, OSError, AttributeError):  # pragma: no cover - no MKL runtime
+        return None
