@@ -327,3 +327,63 @@ def test_result_files_are_netcdf_trajectories(reference_study):
     for path in (reference_study / "runs").glob("*.nc"):
         with xr.open_dataset(path, engine="scipy") as ds:
             assert {"loss", "eval_loss", "best_design", "final_design"} <= set(ds.variables)
+
+
+def test_recorded_extras(tmp_path):
+    text = _spec_text(evals=15).replace(
+        "lr = 0.05\n",
+        "lr = 0.05\n\n[record]\nparams_every = 4\nmemory_at = [0, 3, 6]\ndesigns_at = [0, 5]\n",
+    )
+    out = tmp_path / "study"
+    assert ts.experiments.run(text, out, workers=1, progress=False).ok
+    study = ts.experiments.open(out)
+    table = study.runs().drop_duplicates("key")
+    lbfgs = table[table["optimizer"] == "lbfgs(memory=10)"].iloc[0]
+    ds = study.result(lbfgs["key"])
+    n_steps = int(lbfgs["n_steps"])
+    np.testing.assert_array_equal(ds["param_step"].values, np.arange(0, n_steps + 1, 4))
+    assert ds["theta"].shape == (len(ds["param_step"]), 96 * 32)
+    np.testing.assert_array_equal(ds["memory_step"].values, [0, 3, 6])
+    # step 0 holds no pair; step 6 at most 6 pairs, each a stored (s, y)
+    held = ds["memory"].values
+    assert (held[0] < 0).all() and 1 <= (held[2] >= 0).sum() <= 6
+    assert ds["pair_s"].shape[1] == 96 * 32
+    np.testing.assert_array_equal(ds["design_step"].values, [0, 5])
+    # the design at step 0 is the uniform start, and the recorded theta matches the design
+    np.testing.assert_allclose(ds["design"].values[0].mean(), 0.5, atol=1e-6)
+    # the design at step 5 is that of the run's iterate 5 (same run, same threads)
+    with ts.threads(1):
+        obj = ts.PixelObjective(SMALL)
+        traj = ts.optim.get("lbfgs", memory=10).run(obj, max_evals=15, record_params=True)
+        np.testing.assert_array_equal(ds["design"].values[1], obj.design(traj.thetas[5]))
+    np.testing.assert_array_equal(ds["theta"].values, traj.thetas[::4])
+    gd = table[table["optimizer"] == "gd(lr=0.05)"].iloc[0]
+    assert "memory" not in study.result(gd["key"])  # no curvature pairs to keep
+
+
+_INTERRUPTED = """
+import sys
+from toposcape.cli import main
+sys.exit(main(["study", "run", sys.argv[1], "--out", sys.argv[2], "--workers", "1", "--quiet"]))
+"""
+
+
+def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path):
+    spec = _write(tmp_path, _spec_text(evals=300, cnn=True))
+    out = tmp_path / "study"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPTED, str(spec), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(6.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "rerun the same command to continue" in err
+    with Store(out) as store:
+        before = store.counts()
+    assert before["running"] in (0, 1)  # at most the abandoned run, redone on resume
+    report = ts.experiments.run(spec, out, workers=2, progress=False)
+    assert report.ok and report.counts["done"] == 9
