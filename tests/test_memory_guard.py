@@ -19,10 +19,12 @@ needs_pardiso = pytest.mark.skipif("pardiso" not in SOLVERS, reason="PARDISO not
 
 
 @pytest.fixture(autouse=True)
-def _no_limit(monkeypatch):
-    """Every test starts and ends with the automatic limit."""
+def _generous_limit(monkeypatch):
+    """Every test starts with a limit far above its needs, so that its outcome does not depend
+    on what else runs on the machine (tests of the automatic reading set None), and ends with
+    the automatic limit."""
     monkeypatch.delenv(S.MEMORY_LIMIT_ENV, raising=False)
-    S.set_memory_limit(None)
+    S.set_memory_limit("1T")
     yield
     S.set_memory_limit(None)
 
@@ -62,12 +64,14 @@ def test_memory_limit_rejects_bad_values(bad, monkeypatch):
     with pytest.raises(InvalidInputError):
         S.set_memory_limit(bad)
     if isinstance(bad, str) and bad:
+        S.set_memory_limit(None)
         monkeypatch.setenv(S.MEMORY_LIMIT_ENV, bad)
         with pytest.raises(InvalidInputError, match=S.MEMORY_LIMIT_ENV):
             S.available_memory()
 
 
 def test_available_memory_is_the_smaller_of_meminfo_and_cgroup(tmp_path, monkeypatch):
+    S.set_memory_limit(None)
     auto = S.available_memory()
     assert auto is None or auto > 0
     v2 = tmp_path / "v2"
@@ -124,12 +128,13 @@ def test_low_limit_raises_at_construction(solver):
         ts.PixelObjective(problem, solver=solver)
     _check_message(err, solver, problem)
     S.set_memory_limit(None)
-    ts.PixelObjective(problem, solver=solver)  # fits again
+    ts.PixelObjective(problem, solver=solver)  # fits again, with the automatic limit
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_low_limit_raises_before_the_first_factorization(solver, monkeypatch):
     problem = ts.problems.mbb_beam(width=48, height=24, density=0.5)
+    S.set_memory_limit(None)  # the environment variable decides
     obj = ts.PixelObjective(problem, solver=solver)
     physics = obj.physics
     monkeypatch.setenv(S.MEMORY_LIMIT_ENV, "256K")
@@ -152,6 +157,7 @@ def test_low_limit_raises_before_the_first_factorization(solver, monkeypatch):
 def test_normal_limit_changes_nothing(solver):
     problem = ts.problems.mbb_beam(width=24, height=12, density=0.5)
     x, v = _design(problem, 1), _design(problem, 2)
+    S.set_memory_limit(None)
     default = Compliance(problem, solver=solver)
     c0, g0 = default.value_and_grad(x)
     h0 = default.hvp(x, v)
@@ -165,6 +171,7 @@ def test_normal_limit_changes_nothing(solver):
 
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_memory_is_read_once_per_solver_not_per_design(solver, monkeypatch):
+    S.set_memory_limit(None)
     calls = []
     read = S._read_meminfo_available
     monkeypatch.setattr(S, "_read_meminfo_available", lambda: calls.append(1) or read())

@@ -18,6 +18,7 @@ from ctypes.util import find_library
 
 import numpy as np
 
+from ..errors import InsufficientMemoryError
 from .solvers import SparseSolver, _singular
 
 __all__ = ["PardisoSolver"]
@@ -97,9 +98,11 @@ class PardisoSolver(SparseSolver):
     the constructor; :meth:`factorize` runs only the numeric phase.
 
     Memory guard: before the analysis the constructor checks :data:`ANALYSIS_BYTES_PER_ENTRY`
-    bytes per stored entry; after it, the numeric phase's memory that PARDISO reports
-    (:meth:`memory_estimate`), so a system too large for the memory fails at construction with
-    :class:`~toposcape.errors.InsufficientMemoryError`, before any factorization.
+    bytes per stored entry and a lower estimate of the numeric phase from the pattern
+    (:data:`PRE_ANALYSIS_BYTES_PER_FILL_ENTRY`); after it, the numeric phase's memory that
+    PARDISO reports (:meth:`memory_estimate`). A system too large for the memory thus fails at
+    construction with :class:`~toposcape.errors.InsufficientMemoryError`, before any
+    factorization; so does PARDISO's own "not enough memory" error (-2) in any phase.
 
     One object may be shared between threads: its phases run under the object's lock (PARDISO
     keeps its state in the handle ``pt``, which concurrent phases would corrupt). Separate
@@ -252,6 +255,11 @@ class PardisoSolver(SparseSolver):
             detail = _PARDISO_ERRORS.get(error.value, "unknown error")
             if error.value in (-4, -7):
                 raise _singular(f"PARDISO error {error.value}: {detail}")
+            if error.value == -2:
+                raise InsufficientMemoryError(
+                    f"PARDISO phase {phase} failed with error -2: {detail} (n = {self.n:,}); "
+                    'solver="amg" needs O(nnz) memory'
+                )
             raise RuntimeError(f"PARDISO phase {phase} failed with error {error.value}: {detail}")
 
     def factorize(self, data: np.ndarray) -> None:
