@@ -69,7 +69,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import InvalidInputError
+from .. import _validate
+from ..errors import InsufficientMemoryError, InvalidInputError
+from ..physics.filter import design_mask
 
 __all__ = [
     "CNNModel",
@@ -217,21 +219,46 @@ def _resolve_dtype(dtype) -> torch.dtype:
         ) from None
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+def _positive_int(value, name: str, who: str = "CNNModel") -> int:
+    """A Python int >= 1: TypeError for other types (2.5, 3.0, "3", True), else
+    InvalidInputError below 1."""
+    return _validate.integer(value, name, minimum=1, who=who)
 
 
-def _finite_float(value, name: str, nonnegative: bool = False) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(out) or (nonnegative and out < 0):
-        kind = "a finite non-negative" if nonnegative else "a finite"
-        raise InvalidInputError(f"{name} must be {kind} number, got {value!r}")
-    return out
+def _finite_float(value, name: str, nonnegative: bool = False, who: str = "CNNModel") -> float:
+    """A finite float (>= 0 with ``nonnegative``): TypeError for non-numbers such as "3"."""
+    return _validate.real(value, name, minimum=0.0 if nonnegative else None, who=who)
+
+
+def _int_sequence(values, name: str, who: str = "CNNModel") -> tuple[int, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"{who}: {name} must be a sequence of integers, got {_validate.given(values)}"
+        )
+    return tuple(_positive_int(v, f"each of {name}", who) for v in values)
+
+
+#: Bytes per parameter a model and one differentiated evaluation hold, roughly: the
+#: parameters, their gradient, the flat buffer, float64 copies in the objective, and autograd's
+#: saved tensors; activations count the same.
+_BYTES_PER_VALUE = 64
+
+
+def _check_model_memory(n_values: int, who: str) -> None:
+    """Refuse (InsufficientMemoryError) a model whose tensors cannot fit, before allocating:
+    absurd sizes would otherwise end the process in the OOM killer or a torch RuntimeError."""
+    from ..physics.solvers import available_memory
+
+    estimate = n_values * _BYTES_PER_VALUE
+    available = available_memory()
+    if available is not None and estimate > available:
+        raise InsufficientMemoryError(
+            f"{who}: a model of {n_values:,} parameters and activations needs about "
+            f"{estimate / 2**30:.3g} GiB, more than the {available / 2**30:.3g} GiB available; "
+            "choose smaller sizes (latent_size, dense_channels, conv_filters, kernel_size)",
+            estimate=estimate,
+            available=available,
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -316,14 +343,23 @@ class _FlatParameters(nn.Module, metaclass=abc.ABCMeta):
         return offset == buffer.numel()
 
     def _check_flat(self, flat) -> torch.Tensor:
-        flat = torch.as_tensor(flat)
+        name = "flat parameter vector"
+        if not isinstance(flat, torch.Tensor):
+            # NumPy arrays and sequences: the layer's type rules (complex, boolean, object and
+            # string arrays are TypeErrors), without copying a float array
+            arr = flat if isinstance(flat, np.ndarray) else None
+            if arr is None or arr.dtype.kind not in "iuf":
+                arr = _validate.array(flat, name, finite=False, who=type(self).__name__)
+            flat = torch.as_tensor(arr)
+        elif flat.is_complex() or flat.dtype == torch.bool:
+            raise TypeError(
+                f"{type(self).__name__}: {name} must be real, got a tensor of dtype {flat.dtype}"
+            )
         n = self.num_parameters()
         if flat.dim() != 1 or flat.numel() != n:
             raise InvalidInputError(
-                f"flat parameter vector must be 1-D of length {n}, got shape {tuple(flat.shape)}"
+                f"{name} must be 1-D of length {n}, got shape {tuple(flat.shape)}"
             )
-        if flat.is_complex():
-            raise InvalidInputError("flat parameter vector must be real, got complex values")
         return flat
 
     def assign(self, flat) -> None:
@@ -583,8 +619,8 @@ class CNNModel(_FlatParameters):
         latent_size = _positive_int(latent_size, "latent_size")
         dense_channels = _positive_int(dense_channels, "dense_channels")
         kernel_size = _positive_int(kernel_size, "kernel_size")
-        resizes = tuple(_positive_int(r, "each resize") for r in resizes)
-        conv_filters = tuple(_positive_int(f, "each conv filter count") for f in conv_filters)
+        resizes = _int_sequence(resizes, "resizes")
+        conv_filters = _int_sequence(conv_filters, "conv_filters")
         if len(resizes) != len(conv_filters):
             raise InvalidInputError(
                 f"resizes and conv_filters must have the same length, got {len(resizes)} and "
@@ -615,11 +651,16 @@ class CNNModel(_FlatParameters):
         offset_scale = _finite_float(offset_scale, "offset_scale")
         latent_scale = _finite_float(latent_scale, "latent_scale", nonnegative=True)
         dense_init_scale = _finite_float(dense_init_scale, "dense_init_scale", nonnegative=True)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise InvalidInputError(f"seed must be an integer, got {seed!r}")
-        if not 0 <= int(seed) < 2**63:
-            raise InvalidInputError(f"seed must be in [0, 2**63), got {seed!r}")
+        seed = _validate.integer(seed, "seed", minimum=0, maximum=2**63 - 1, who="CNNModel")
         dtype = _resolve_dtype(dtype)
+        # parameters and block outputs, counted before anything is allocated
+        n_values = latent_size * (1 + height // total * (width // total) * dense_channels)
+        channels, h, w = dense_channels, height // total, width // total
+        for resize, filters in zip(resizes, conv_filters, strict=True):
+            h, w = h * resize, w * resize
+            n_values += filters * channels * kernel_size**2 + filters + 2 * filters * h * w
+            channels = filters
+        _check_model_memory(n_values, "CNNModel")
 
         self.height, self.width = height, width
         self.h0, self.w0 = height // total, width // total
@@ -760,14 +801,15 @@ class PixelModel(_FlatParameters):
         dtype: torch.dtype | str = torch.float64,
     ) -> None:
         super().__init__()
-        height = _positive_int(height, "height")
-        width = _positive_int(width, "width")
-        density = _finite_float(density, "density")
+        height = _positive_int(height, "height", "PixelModel")
+        width = _positive_int(width, "width", "PixelModel")
+        density = _finite_float(density, "density", who="PixelModel")
         dtype = _resolve_dtype(dtype)
+        _check_model_memory(height * width, "PixelModel")
         if mask is None:
             mask_arr = np.ones((height, width), dtype=bool)
         else:
-            mask_arr = np.asarray(mask, dtype=bool)
+            mask_arr = design_mask(mask, "PixelModel")
             if mask_arr.shape != (height, width):
                 raise InvalidInputError(
                     f"mask must have shape {(height, width)}, got {mask_arr.shape}"
