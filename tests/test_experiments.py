@@ -369,7 +369,7 @@ sys.exit(main(["study", "run", sys.argv[1], "--out", sys.argv[2], "--workers", "
 
 
 def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path):
-    spec = _write(tmp_path, _spec_text(evals=300, cnn=True))
+    spec = _write(tmp_path, _spec_text(evals=60, cnn=True))
     out = tmp_path / "study"
     proc = subprocess.Popen(
         [sys.executable, "-c", _INTERRUPTED, str(spec), str(out)],
@@ -377,7 +377,9 @@ def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(6.0)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((out / "runs").glob("*.nc")):
+        time.sleep(0.1)  # interrupt once the study is under way
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

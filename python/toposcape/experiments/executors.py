@@ -13,7 +13,9 @@ the coordinator decides what to retry. Workers pin their thread counts per run
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -65,8 +67,36 @@ class Executor(ABC):
 
 
 def _worker_init() -> None:
-    # The wait policy and spin counts must be set before torch or MKL start their pools.
-    import toposcape  # noqa: F401
+    """Prepare a worker before its first run, so that a run's wall time is its own: the
+    wait policy before torch or MKL start their pools, then the imports and the numba
+    kernels' cache loads that the first run would otherwise pay for."""
+    import toposcape as ts
+    from toposcape._threads import _torch_if_installed
+
+    _torch_if_installed()
+    tiny = ts.problems.mbb_beam(width=8, height=4, density=0.5)
+    with ts.threads(1):
+        obj = ts.PixelObjective(tiny)
+        obj.hvp(obj.x0, obj.x0)
+        obj.value_and_grad(obj.x0)
+
+
+@contextlib.contextmanager
+def _importable_main():
+    """Spawned workers re-import the parent's main script; a main read from standard input
+    (``python - < script``) has no file to import, and every worker would die at start.
+    Such a main is hidden from the spawn machinery while workers start (the workers only
+    need toposcape)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.exists(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
 
 
 class LocalExecutor(Executor):
@@ -106,7 +136,8 @@ class LocalExecutor(Executor):
 
     def submit(self, key: str, settings: Mapping[str, Any]) -> None:
         self._tasks[key] = settings
-        future = self._ensure_pool().submit(execute, key, dict(settings))
+        with _importable_main():  # worker processes start inside submit
+            future = self._ensure_pool().submit(execute, key, dict(settings))
         self._futures[future] = key
 
     @property

@@ -8,6 +8,7 @@ writes the store, so a cluster needs no shared file system.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import socket
@@ -74,7 +75,9 @@ def build_objective(settings: Mapping[str, Any]):
     )
 
 
+@functools.lru_cache(maxsize=1)
 def _git_commit() -> str:
+    """The commit of the library's checkout, when it runs from one (once per process)."""
     try:
         here = os.path.dirname(os.path.abspath(__file__))
         out = subprocess.run(

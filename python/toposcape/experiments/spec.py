@@ -190,9 +190,14 @@ class OptimizerSpec:
 
     preset: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Label shown instead of the options' (a run whose ``"tuned:DIR"`` value was resolved
+    #: keeps the label of its spec entry).
+    display: str | None = field(default=None, compare=False)
 
     def label(self) -> str:
         """Readable label with the options given, e.g. ``lbfgs(memory=10)``."""
+        if self.display is not None:
+            return self.display
         if not self.options:
             return self.preset
         inner = ", ".join(
@@ -365,7 +370,7 @@ class StudySpec:
         for i, entry in enumerate(_as_list(data["optimizers"], "optimizers")):
             optimizers.extend(_parse_optimizer(entry, f"optimizers[{i}]", optim))
         for o in optimizers:
-            if optim.get(o.preset, **o.options).requires.explicit_volume:
+            if optim.get(o.preset, **_checkable(o.preset, o.options)).requires.explicit_volume:
                 for m in models:
                     if m.kind != "pixel":
                         raise _where(
@@ -375,7 +380,7 @@ class StudySpec:
                             "put it in a study of its own with kind = 'pixel'",
                         )
         record = RecordSpec.from_dict(data.get("record"))
-        return cls(
+        spec = cls(
             name=name,
             problems=tuple(resolved_problems),
             models=tuple(models),
@@ -389,6 +394,11 @@ class StudySpec:
             solver=solver,
             source=dict(data),
         )
+        if any(_has_reference(o.options) for o in optimizers):
+            from .tuning import check_references
+
+            check_references(spec)  # every case must have a tuned value: errors at load time
+        return spec
 
     def cases(self):
         """Every (problem, model, penal, optimizer, seed) of the study, in a fixed order."""
@@ -397,6 +407,10 @@ class StudySpec:
         )
 
     def run_for(self, problem, model, penal, optimizer, seed) -> RunSpec:
+        if _has_reference(optimizer.options):
+            from .tuning import resolve_references
+
+            optimizer = resolve_references(optimizer, problem, model, penal)
         return RunSpec(
             problem=problem,
             model=model,
@@ -420,6 +434,24 @@ class StudySpec:
         for run, _ in self.expand():
             seen.setdefault(run.key, run)
         return list(seen.values())
+
+
+#: An option value ``"tuned:DIR"`` stands for the value tuned into the study directory DIR
+#: (``toposcape study tune``), resolved per (problem, model, penal) case: see ``.tuning``.
+TUNED_PREFIX = "tuned:"
+
+
+def _has_reference(options: Mapping[str, Any]) -> bool:
+    return any(isinstance(v, str) and v.startswith(TUNED_PREFIX) for v in options.values())
+
+
+def _checkable(preset: str, options: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``options`` with ``"tuned:DIR"`` references replaced by a valid stand-in (for checks)."""
+    if not _has_reference(options):
+        return options
+    from .tuning import stand_in
+
+    return stand_in(preset, options)
 
 
 def _as_list(value: Any, entry: str) -> list:
@@ -519,8 +551,8 @@ def _parse_optimizer(entry: Any, where: str, optim) -> list[OptimizerSpec]:
     out = []
     for setting in _grid(options):
         try:
-            preset.resolve(setting)
-            optim.get(name, **setting)  # values checked by the components themselves
+            preset.resolve(_checkable(name, setting))
+            optim.get(name, **_checkable(name, setting))  # values checked by the components
         except (KeyError, TypeError, ValueError) as exc:
             raise _where(f"{where} ({name})", str(exc)) from None
         out.append(OptimizerSpec(name, setting))

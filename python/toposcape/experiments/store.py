@@ -125,6 +125,45 @@ class Store:
                     (name, run.key, seed, position),
                 )
 
+    def add_entries(self, study: str, spec: Mapping[str, Any], entries: Iterable) -> None:
+        """Register more ``(run, seed)`` entries of ``study``, keeping its earlier ones.
+
+        For studies that grow as they go (step-size tuning adds each trial's runs); unlike
+        :meth:`add_study`, the study's members are not replaced and its creation time is kept.
+        """
+        db = self._db
+        with db:
+            db.execute(
+                "INSERT INTO studies(name, spec, created) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec",
+                (study, json.dumps(spec, default=str), time.time()),
+            )
+            (start,) = db.execute(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM members WHERE study = ?", (study,)
+            ).fetchone()
+            for position, (run, seed) in enumerate(entries, start):
+                db.execute(
+                    "INSERT OR IGNORE INTO runs(key, settings, problem, model, penal, optimizer,"
+                    " seed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run.key,
+                        json.dumps(run.settings(), sort_keys=True),
+                        run.problem,
+                        run.model.label(),
+                        run.penal,
+                        run.optimizer.label(),
+                        run.seed,
+                    ),
+                )
+                db.execute(
+                    "INSERT OR IGNORE INTO members(study, key, seed, position) VALUES (?,?,?,?)",
+                    (study, run.key, seed, position),
+                )
+
+    def run(self, key: str) -> sqlite3.Row | None:
+        """The index row of run ``key`` (None when unknown)."""
+        return self._db.execute("SELECT * FROM runs WHERE key = ?", (key,)).fetchone()
+
     def recover(self) -> dict[str, int]:
         """Make the index consistent after a kill; returns how many runs were reset.
 

@@ -111,9 +111,12 @@ def run(
                     store.mark_running(key)
                     attempts[key] += 1
                     ex.submit(key, json.loads(settings[key]))
+                unfinished = set(attempts)
                 for outcome in ex.outcomes():
                     if on_outcome is not None:
                         on_outcome(outcome)
+                    if not isinstance(outcome, Lost) or attempts[outcome.key] >= MAX_ATTEMPTS:
+                        unfinished.discard(outcome.key)
                     if isinstance(outcome, Lost):
                         lost += 1
                         if attempts[outcome.key] < MAX_ATTEMPTS:
@@ -140,6 +143,10 @@ def run(
                     bar.close()
                 if own:
                     ex.close(cancel=interrupted)
+                # Queued or abandoned runs are pending again (a SIGKILL leaves them "running";
+                # the next session's recover() does the same).
+                for key in locals().get("unfinished", ()):
+                    store.mark_pending(key)
                 if _in_main_thread():
                     signal.signal(signal.SIGTERM, previous)
         return StudyReport(
