@@ -387,9 +387,15 @@ def _loss_figure(title: str, series: list[tuple[str, list[_Curve], int]], path: 
     from matplotlib.figure import Figure
     from matplotlib.ticker import LogFormatter, MaxNLocator
 
+    class Plain(LogFormatter):  # 0.5, 200, 3000 rather than 5e-01, 2x10^2
+        def _num_to_string(self, x, vmin, vmax):
+            return f"{x:.6g}"
+
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     ax_step, ax_eval = fig.subplots(1, 2, sharey=True)
-    positive = all((c.loss > 0).all() for _, curves, _ in series for c in curves)
+    positive = all(
+        (c.loss[np.isfinite(c.loss)] > 0).all() for _, curves, _ in series for c in curves
+    )
     handles = []
     low, high, start = np.inf, -np.inf, -np.inf
     # colours and line styles follow the optimizer's place in the case, so that they match
@@ -434,10 +440,8 @@ def _loss_figure(title: str, series: list[tuple[str, list[_Curve], int]], path: 
         top = _CLIP * start if clipped else high
         ax_step.set_ylim(low / 1.15, top * 1.15)
         if math.log10(top / low) < 3:  # plain numbers on the minor ticks too
-            ax_step.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
-            ax_step.yaxis.set_minor_formatter(
-                LogFormatter(labelOnlyBase=False, minor_thresholds=(3, 1))
-            )
+            ax_step.yaxis.set_major_formatter(Plain(labelOnlyBase=False))
+            ax_step.yaxis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(3, 1)))
     ax_step.set_ylabel("compliance (loss)" + (", log scale" if positive else ""))
     ax_step.set_title("against steps")
     ax_eval.set_title("against objective evaluations")
