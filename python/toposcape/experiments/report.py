@@ -781,7 +781,7 @@ def register_command(subparsers) -> argparse.ArgumentParser:
         help="tables, loss curves and designs of a study, indexed by a report.md",
         description=(
             "Write a study's report: summary tables (Markdown and CSV) of the final loss "
-            "(median, IQR, best over seeds) and of the steps to 1%% of the final loss, per "
+            "(median, IQR, best over seeds) and of the steps to 1% of the final loss, per "
             "case and optimizer; loss curves and designs per case (PNG); and report.md, the "
             "index, which also lists the runs not done. Works on partial studies."
         ),
