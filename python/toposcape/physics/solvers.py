@@ -123,8 +123,9 @@ class SparseSolver(ABC):
         self._values = np.zeros(self.nnz)
         self.last_residual = float("nan")
         self.last_refinements = 0
-        # Serializes factorizations and solves of this object between threads. Reentrant: a
-        # solve's refinement steps call _solve under it. Uncontended, it costs ~0.1 us a call.
+        # Serializes factorizations and solves of this object between threads (reentrant, so a
+        # backend may call solve() or factorize() under it). Uncontended it costs well under a
+        # microsecond a call (BENCHMARKS.md).
         self._lock = threading.RLock()
         # Whether a numeric factorization has passed the memory guard: from then on the solver
         # holds (PARDISO) or replaces in place (the others) its factorization's memory.
