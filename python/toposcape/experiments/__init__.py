@@ -12,6 +12,7 @@ commands.
 """
 
 from .executors import DaskExecutor, Executor, LocalExecutor, Lost, make_executor
+from .report import summary_table, write_report
 from .runner import RunResult, build_objective, execute
 from .spec import STUDY_CODES, ModelSpec, OptimizerSpec, RecordSpec, RunSpec, StudySpec, load_spec
 from .store import Store
@@ -38,4 +39,6 @@ __all__ = [
     "make_executor",
     "open",
     "run",
+    "summary_table",
+    "write_report",
 ]

@@ -131,3 +131,7 @@ def register(subparsers) -> None:
     )
     s.add_argument("--errors", type=int, default=10, help="failed runs to list (10)")
     s.set_defaults(func=_cmd_status)
+
+    from .report import register_command as register_report
+
+    register_report(sub)
