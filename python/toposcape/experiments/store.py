@@ -269,8 +269,9 @@ class Store:
         """Record a run as failed without a worker result (e.g. its worker died twice)."""
         with self._db:
             self._db.execute(
-                "UPDATE runs SET status = 'failed', error = ?, traceback = ?, finished = ? "
-                "WHERE key = ?",
+                "UPDATE runs SET status = 'failed', error = ?, traceback = ?, finished = ?, "
+                "best_loss = NULL, final_loss = NULL, n_evals = NULL, n_steps = NULL, "
+                "reason = NULL WHERE key = ?",
                 (error, tb, time.time(), key),
             )
 

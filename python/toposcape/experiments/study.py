@@ -276,11 +276,26 @@ class Study:
             raise UnknownNameError(f"no result for run {key!r} in {self.path} (not done yet?)")
         return Trajectory.load(path)
 
-    def result(self, key: str):
-        """The run's whole result file as an xarray Dataset (designs, recorded extras)."""
+    def result_path(self, key: str) -> Path:
+        """The netCDF result file of run ``key`` (it exists once the run is done)."""
+        return self.path / "runs" / f"{key}.nc"
+
+    def result(self, key: str, variables=None):
+        """The run's result file as an xarray Dataset (designs, recorded extras).
+
+        ``variables``: load only these (e.g. ``["loss", "final_design"]``), not recorded
+        parameters a report does not need.
+        """
         import xarray as xr
 
-        with xr.open_dataset(self.path / "runs" / f"{key}.nc", engine="scipy") as ds:
+        path = self.result_path(key)
+        if not path.is_file():
+            from ..errors import UnknownNameError
+
+            raise UnknownNameError(f"no result for run {key!r} in {self.path} (not done yet?)")
+        with xr.open_dataset(path, engine="scipy") as ds:
+            if variables is not None:
+                ds = ds[list(variables)]
             return ds.load()
 
     def dataset(self, variables=("loss", "grad_norm", "step_size", "evals")):
@@ -302,7 +317,7 @@ class Study:
         cache: dict[str, Any] = {}
         for _, row in done.iterrows():
             if row["key"] not in cache:
-                cache[row["key"]] = self.result(row["key"])
+                cache[row["key"]] = self.result(row["key"], variables)
             ds = cache[row["key"]]
             index = tuple(coords[d].index(row[d]) for d in dims)
             for v in variables:
