@@ -389,3 +389,19 @@ def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path):
     assert before["running"] in (0, 1)  # at most the abandoned run, redone on resume
     report = ts.experiments.run(spec, out, workers=2, progress=False)
     assert report.ok and report.counts["done"] == 9
+
+
+def test_joining_a_running_scheduler(tmp_path, reference_study):
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        spec = _write(tmp_path, _spec_text(cnn=True))
+        from toposcape.cli import main
+
+        argv = ["study", "run", str(spec), "--out", str(tmp_path / "s"), "--quiet"]
+        assert main([*argv, "--scheduler", cluster.scheduler_address]) == 0
+    reference = _losses(reference_study)
+    for key, losses in _losses(tmp_path / "s").items():
+        np.testing.assert_array_equal(losses, reference[key])
