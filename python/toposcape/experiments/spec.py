@@ -34,6 +34,10 @@ part of the settings, since the numbers depend on it); ``solver``; ``[record]`` 
 and the :class:`~toposcape.models.cnn.CNNModel` options (``latent_size``, ``conv_filters``,
 ...). The pixel model has no randomness: its runs ignore the seed (computed once, reported
 for every seed).
+
+An optimizer option given as ``"tuned:DIR"`` (e.g. ``lr = "tuned:out/steps"``) takes, for each
+(problem, model, penal) case, the value tuned into the directory DIR by ``toposcape study tune``
+(see :mod:`toposcape.experiments.tuning`); a case DIR did not tune is an error at load time.
 """
 
 from __future__ import annotations

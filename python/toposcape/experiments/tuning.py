@@ -264,13 +264,14 @@ def load_tuning(source: str | Path | Mapping[str, Any] | Tuning) -> Tuning:
     option = tune_spec.option
     tuned_entries = []
     patched = []
+    unknown = False
     for i, entry in enumerate(entries):
         entry = dict(entry) if isinstance(entry, Mapping) else entry
         if isinstance(entry, dict) and isinstance(entry.get("preset"), str):
             try:
                 declared = optim.preset(entry["preset"]).option_names()
             except (KeyError, TypeError):
-                declared = []  # reported by the study spec's own check below
+                declared, unknown = [], True  # reported by the study spec's own check
             if option in declared:
                 if option in entry:
                     raise _where(
@@ -282,6 +283,8 @@ def load_tuning(source: str | Path | Mapping[str, Any] | Tuning) -> Tuning:
         patched.append(entry)
     data["optimizers"] = patched
     if not tuned_entries:
+        if unknown:
+            StudySpec.from_dict(data)  # an unknown preset: the spec's own error first
         presets = sorted(
             {str(e.get("preset")) for e in patched if isinstance(e, dict) and "preset" in e}
         )
@@ -893,6 +896,11 @@ def _tune(plan, out, executor, workers, scheduler, progress, on_trial) -> dict[s
             outcome = next(outcomes, None)
             if outcome is None:  # the generator ran dry: a fresh one for later submissions
                 outcomes = None
+                if not ex.outstanding:
+                    raise RuntimeError(
+                        f"the executor has no runs left but {len(inflight)} were expected "
+                        f"({', '.join(list(inflight)[:3])}, ...); rerun to resume"
+                    )
                 continue
             key = outcome.key
             if isinstance(outcome, Lost):
