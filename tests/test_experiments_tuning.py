@@ -426,3 +426,21 @@ def test_register_command_parses_and_runs(tmp_path, capsys, monkeypatch):
     assert "not tuned (no option 'lr'): lbfgs" in text and "lr = " in text
     doc = json.loads((tmp_path / "o" / "tuned.json").read_text())
     assert next(iter(doc["cases"].values()))["trials_done"] == 3
+
+
+def test_a_torn_journal_tail_is_cut_on_resume(tuned, tmp_path):
+    """A kill in the middle of an append leaves a partial last line: it is dropped, the rest
+    of the journal is read, and the tuning goes on."""
+    import shutil
+
+    out, doc, _ = tuned
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    with open(copy / "tuning.journal", "ab") as f:
+        f.write(b'{"op_code": 4, "worker_id": "x", "trial_id": 0, "st')
+    ex = Serial()
+    assert tuning.tune(_spec(), copy, executor=ex) == json.loads(
+        json.dumps(doc).replace(str(out), str(copy))
+    )
+    assert ex.submitted == []
+    assert (copy / "tuning.journal").read_bytes().endswith(b"}\n")

@@ -991,6 +991,14 @@ def _cmd_tune(args: argparse.Namespace) -> int:
                 f"  {label}: {plan.tune.option} = {best['value']:.4g} "
                 f"(median final loss {best['objective']:.6g}, trial {best['trial']})"
             )
+    with Store(out, readonly=True) as store:
+        failed = store.counts(plan.name)["failed"]
+    if failed:
+        print(
+            f"  {failed} run(s) failed (counted as diverged): 'toposcape study status {out}' "
+            "lists the errors",
+            file=sys.stderr,
+        )
     print(
         f"done in {time.perf_counter() - started:.1f} s; tuned values in {out / 'tuned.json'}; "
         f'use them with {plan.tune.option} = "{TUNED_PREFIX}{out}"'
