@@ -272,11 +272,6 @@ class NoStart:
         return self._q.value_and_grad(theta)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="optim/protocol.py: run(obj) on an objective without x0 and theta0=None raises "
-    "AttributeError from inside instead of a TypeError asking for theta0",
-)
 @pytest.mark.parametrize("objective", [NoStart(), Quadratic], ids=["no_x0", "the_class"])
 def test_run_objective_without_x0(objective):
     outcome(lambda: _make("gd").run(objective, max_evals=5, progress=False), "error")
@@ -309,14 +304,6 @@ def test_run_objective_returning_bad_values(name, kind, after):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="optim (directions.py/steps.py/_vec.py): a gradient of the wrong shape or a "
-    "value_and_grad returning 3 values raises plain ValueError from inside ('operands could not "
-    "be broadcast', 'dot needs two 1-D arrays of equal length', 'step_point needs ...', "
-    "'too many values to unpack'), not an error naming the objective's bad return; a complex "
-    "gradient is cast to real with only a ComplexWarning (optimizer.py lines 124 and 140)",
-)
 @pytest.mark.parametrize("kind", UNCHECKED_RETURNS)
 @pytest.mark.parametrize("name", ["gd", "lbfgs", "adam"])
 def test_run_objective_returning_unchecked_values(name, kind):

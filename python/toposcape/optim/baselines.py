@@ -44,7 +44,7 @@ import numpy as np
 
 from .. import _validate
 from ..errors import InvalidInputError
-from .protocol import Requirements, Runner
+from .protocol import Requirements, Runner, evaluate
 from .trajectory import Trajectory, TrajectoryRecorder
 
 __all__ = ["OptimalityCriteria", "MMA"]
@@ -319,9 +319,7 @@ class OptimalityCriteria(Runner):
         volumes: list[float] = []
         multipliers: list[float] = []
 
-        f, g = obj.value_and_grad(theta)
-        f = float(f)
-        g = np.asarray(g, dtype=np.float64)
+        f, g = evaluate(obj, theta, who)
         recorder.evaluation(theta, f)
         v = vol(theta)
         best.update(f, v, theta)
@@ -357,8 +355,7 @@ class OptimalityCriteria(Runner):
                 reason = "converged"
                 message = f"max density change {change:g} <= xtol {self.xtol:g}"
                 break
-            f_new, g_new = obj.value_and_grad(x_new)
-            f_new = float(f_new)
+            f_new, g_new = evaluate(obj, x_new, who)
             recorder.evaluation(x_new, f_new)
             v_new = vol(x_new)
             best.update(f_new, v_new, x_new)
@@ -543,9 +540,7 @@ class MMA(Runner):
                     raise _StopRun(budget_reason(), "evaluation budget reached")
                 theta = np.zeros(vol.mask.size)
                 theta[idx] = np.clip(xs, 0.0, 1.0)
-                f, g = obj.value_and_grad(theta)
-                f = float(f)
-                g = np.asarray(g, dtype=np.float64)
+                f, g = evaluate(obj, theta, who)
                 recorder.evaluation(theta, f)
                 v = vol(theta)
                 best.update(f, v, theta)
@@ -619,9 +614,9 @@ class MMA(Runner):
 
         if not recorder.losses:
             # nlopt failed before its first evaluation: report theta0 as iterate 0.
-            f0, g0 = obj.value_and_grad(theta0)
-            recorder.evaluation(theta0, float(f0))
-            recorder.accept(theta0, float(f0), np.asarray(g0, dtype=np.float64))
+            f0, g0 = evaluate(obj, theta0, who)
+            recorder.evaluation(theta0, f0)
+            recorder.accept(theta0, f0, g0)
             best.update(float(f0), vol(theta0), theta0)
             volumes.append(vol(theta0))
         theta_final = state["theta"]

@@ -12,6 +12,7 @@ from .. import _core, _validate
 from . import _vec
 from .directions import DirectionRule
 from .protocol import Requirements, Runner
+from .protocol import evaluate as checked_evaluation
 from .steps import BudgetExhausted, StepContext, StepRule, Trial
 from .trajectory import Trajectory, TrajectoryRecorder
 from .transforms import GradientTransform
@@ -119,9 +120,8 @@ class Optimizer(Runner):
         memory_log: list | None = [] if record_memory else None
         rec = recorder
 
-        f, g = obj.value_and_grad(theta)
-        f = float(f)
-        g = np.asarray(g, dtype=np.float64)
+        who = f"{self.name}.run"
+        f, g = checked_evaluation(obj, theta, who)
         rec.evaluation(theta, f)
         rec.accept(theta, f, g)
         if not (np.isfinite(f) and np.all(np.isfinite(g))):
@@ -135,9 +135,7 @@ class Optimizer(Runner):
                 if max_evals is not None and rec.n_evals >= max_evals:
                     raise BudgetExhausted
                 point = _core.step_point(base, step, d)
-                loss, grad = obj.value_and_grad(point)
-                loss = float(loss)
-                grad = np.asarray(grad, dtype=np.float64)
+                loss, grad = checked_evaluation(obj, point, who)
                 rec.evaluation(point, loss)
                 finite = bool(np.isfinite(loss))
                 if finite:

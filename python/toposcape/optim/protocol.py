@@ -24,7 +24,7 @@ from .. import _threads, _validate
 from ..errors import InvalidInputError
 from .trajectory import Trajectory, TrajectoryRecorder
 
-__all__ = ["Requirements", "RunState", "Runner", "Callback"]
+__all__ = ["Requirements", "RunState", "Runner", "Callback", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,12 @@ class Runner(ABC):
         size = _objective_size(objective, who)
         self.requires.check(objective, self.name)
         if theta0 is None:
-            theta0 = objective.x0
+            theta0 = getattr(objective, "x0", None)
+            if theta0 is None:
+                raise TypeError(
+                    f"{who}: give theta0: the objective has no x0 to start from "
+                    f"({_validate.given(objective)})"
+                )
         theta = _validate.vector(theta0, "theta0", size, copy=True, who=who)
 
         threads = _threads.settings(objective)
@@ -219,6 +224,52 @@ class Runner(ABC):
     def fresh(self):
         """A copy for one run, so concurrent runs of one optimizer share no state."""
         return copy.copy(self)
+
+
+def evaluate(objective, theta: np.ndarray, who: str) -> tuple[float, np.ndarray]:
+    """``objective.value_and_grad(theta)``, its return checked: a real scalar loss and a
+    real gradient of ``theta``'s shape, as ``(float, float64 ndarray)``.
+
+    A wrong return (not a pair, a gradient of the wrong shape, complex values) raises a clear
+    :class:`TypeError` / :class:`~toposcape.errors.InvalidInputError` naming the objective,
+    instead of an error from deep inside the optimizer. Non-finite values are returned as
+    they are: the optimizers handle them (a failed trial, or reason ``"nonfinite_loss"``).
+    """
+    out = objective.value_and_grad(theta)
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise TypeError(
+            f"{who}: objective.value_and_grad must return (loss, gradient), got "
+            f"{_validate.given(out)}"
+        )
+    loss, grad = out
+    if isinstance(loss, np.ndarray) and loss.size == 1:
+        loss = loss.reshape(()).item()
+    if isinstance(loss, (bool, np.bool_, complex, np.complexfloating)) or not isinstance(
+        loss, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"{who}: the loss returned by objective.value_and_grad must be a real number, got "
+            f"{_validate.given(loss)}"
+        )
+    if not isinstance(grad, np.ndarray) or grad.dtype != np.float64:
+        if np.iscomplexobj(grad):
+            raise TypeError(
+                f"{who}: the gradient returned by objective.value_and_grad must be real, got "
+                f"{_validate.given(np.asarray(grad))}"
+            )
+        try:
+            grad = np.asarray(grad, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{who}: the gradient returned by objective.value_and_grad must be an array "
+                f"of real numbers, got {_validate.given(grad)}"
+            ) from None
+    if grad.shape != theta.shape:
+        raise InvalidInputError(
+            f"{who}: the gradient returned by objective.value_and_grad must have theta's "
+            f"shape {theta.shape}, got shape {grad.shape}"
+        )
+    return float(loss), grad
 
 
 def _objective_size(objective, who: str) -> int:
