@@ -44,7 +44,10 @@ step sizes do not carry over between implementations.
 
 Trials are asked in batches of ``batch`` per case, the next batch once the previous one is
 told, with a sampler seeded from ``(seed, trials done)``: the sequence of trials depends on the
-spec alone, not on the number of workers, the timing of the runs, or interruptions.
+spec alone, not on the number of workers or the timing of the runs. A trial redone after a kill
+gets a later trial number; TPE weights its observations by trial order once 25 or more are
+done, so the last trials of a long tuning that was interrupted may differ from those of an
+uninterrupted one (before that, they are the same).
 
 A study directory of a tuning holds::
 
