@@ -122,6 +122,9 @@ def pinned(threads: int | None = None, *, core: int | None = None, torch: int | 
             restore.append((_core.set_num_threads, _core.get_num_threads()))
             _core.set_num_threads(core)
         if torch_threads is not None:
+            # torch is imported (when installed) and pinned even for a block that will not use
+            # it: importing it inside the block, after MKL was pinned directly, changes the
+            # last bits of later runs (a CNN run differed between the two orders).
             torch_module = _torch_if_installed()
             if torch_module is not None:  # also sets MKL's count
                 restore.append((torch_module.set_num_threads, torch_module.get_num_threads()))

@@ -17,6 +17,7 @@ from .runner import RunResult, build_objective, execute
 from .spec import STUDY_CODES, ModelSpec, OptimizerSpec, RecordSpec, RunSpec, StudySpec, load_spec
 from .store import Store
 from .study import Study, StudyReport, open, run
+from .tuning import load_tuning, tune, tuned_values
 
 __all__ = [
     "STUDY_CODES",
@@ -39,6 +40,9 @@ __all__ = [
     "make_executor",
     "open",
     "run",
+    "load_tuning",
     "summary_table",
+    "tune",
+    "tuned_values",
     "write_report",
 ]

@@ -133,5 +133,7 @@ def register(subparsers) -> None:
     s.set_defaults(func=_cmd_status)
 
     from .report import register_command as register_report
+    from .tuning import register_command as register_tune
 
     register_report(sub)
+    register_tune(sub)

@@ -68,12 +68,10 @@ class Executor(ABC):
 
 def _worker_init() -> None:
     """Prepare a worker before its first run, so that a run's wall time is its own: the
-    wait policy before torch or MKL start their pools, then the imports and the numba
-    kernels' cache loads that the first run would otherwise pay for."""
+    wait policy before torch or MKL start their pools, then the numba kernels' cache loads
+    that the first run would otherwise pay for (torch is imported by the first CNN run)."""
     import toposcape as ts
-    from toposcape._threads import _torch_if_installed
 
-    _torch_if_installed()
     tiny = ts.problems.mbb_beam(width=8, height=4, density=0.5)
     with ts.threads(1):
         obj = ts.PixelObjective(tiny)

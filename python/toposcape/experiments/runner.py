@@ -115,6 +115,8 @@ def execute(
     }
     try:
         threads = int(settings["threads"])
+        if settings["model"]["kind"] != "pixel":
+            import torch  # noqa: F401 - loaded before pinning, so its threads are pinned too
         with _threads.pinned(threads):
             obj = build_objective(settings)
             options = {k: v for k, v in settings["optimizer"].items() if k != "preset"}

@@ -304,6 +304,13 @@ class StudySpec:
 
         if not isinstance(data, Mapping):
             raise TypeError(f"a study spec must be a mapping, got {_validate.given(data)}")
+        if "tune" in data:
+            raise _where(
+                "[tune]",
+                "this is a tuning spec: run it with 'toposcape study tune SPEC' "
+                "(toposcape.experiments.tune); feed the tuned values to a study spec with "
+                "e.g. lr = 'tuned:DIR'",
+            )
         unknown = set(data) - _TOP_KEYS
         if unknown:
             raise _where(

@@ -43,12 +43,46 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE TABLE IF NOT EXISTS members (
     study TEXT NOT NULL, key TEXT NOT NULL, seed INTEGER NOT NULL, position INTEGER NOT NULL,
+    model TEXT, optimizer TEXT,
     PRIMARY KEY (study, key, seed)
 );
 CREATE TABLE IF NOT EXISTS studies (
     name TEXT PRIMARY KEY, spec TEXT NOT NULL, created REAL
 );
 """
+
+
+def _insert(db, study: str, position: int, run, seed: int) -> None:
+    """A run (once for all studies) and its entry in ``study``, with the study's labels: a
+    run shared by two studies keeps each study's own names for its model and optimizer."""
+    db.execute(
+        "INSERT OR IGNORE INTO runs(key, settings, problem, model, penal, optimizer, seed) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            run.key,
+            json.dumps(run.settings(), sort_keys=True),
+            run.problem,
+            run.model.label(),
+            run.penal,
+            run.optimizer.label(),
+            run.seed,
+        ),
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO members(study, key, seed, position, model, optimizer) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (study, run.key, seed, position, run.model.label(), run.optimizer.label()),
+    )
+
+
+_ENTRY_COLUMNS = (
+    "runs.key, runs.settings, runs.problem, runs.penal, runs.seed, runs.status, runs.attempts, "
+    "runs.error, runs.traceback, runs.host, runs.wall_time, runs.version, runs.git_commit, "
+    "runs.started, runs.finished, runs.best_loss, runs.final_loss, runs.n_evals, runs.n_steps, "
+    "runs.reason, runs.meta, COALESCE(members.model, runs.model) AS model, "
+    "COALESCE(members.optimizer, runs.optimizer) AS optimizer, members.seed AS entry_seed, "
+    "members.study AS study"
+)
 
 
 class Store:
@@ -107,23 +141,7 @@ class Store:
             )
             db.execute("DELETE FROM members WHERE study = ?", (name,))
             for position, (run, seed) in enumerate(entries):
-                db.execute(
-                    "INSERT OR IGNORE INTO runs(key, settings, problem, model, penal, optimizer,"
-                    " seed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        run.key,
-                        json.dumps(run.settings(), sort_keys=True),
-                        run.problem,
-                        run.model.label(),
-                        run.penal,
-                        run.optimizer.label(),
-                        run.seed,
-                    ),
-                )
-                db.execute(
-                    "INSERT OR IGNORE INTO members(study, key, seed, position) VALUES (?,?,?,?)",
-                    (name, run.key, seed, position),
-                )
+                _insert(db, name, position, run, seed)
 
     def add_entries(self, study: str, spec: Mapping[str, Any], entries: Iterable) -> None:
         """Register more ``(run, seed)`` entries of ``study``, keeping its earlier ones.
@@ -142,23 +160,7 @@ class Store:
                 "SELECT COALESCE(MAX(position) + 1, 0) FROM members WHERE study = ?", (study,)
             ).fetchone()
             for position, (run, seed) in enumerate(entries, start):
-                db.execute(
-                    "INSERT OR IGNORE INTO runs(key, settings, problem, model, penal, optimizer,"
-                    " seed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        run.key,
-                        json.dumps(run.settings(), sort_keys=True),
-                        run.problem,
-                        run.model.label(),
-                        run.penal,
-                        run.optimizer.label(),
-                        run.seed,
-                    ),
-                )
-                db.execute(
-                    "INSERT OR IGNORE INTO members(study, key, seed, position) VALUES (?,?,?,?)",
-                    (study, run.key, seed, position),
-                )
+                _insert(db, study, position, run, seed)
 
     def run(self, key: str) -> sqlite3.Row | None:
         """The index row of run ``key`` (None when unknown)."""
@@ -308,11 +310,11 @@ class Store:
         """One row per study entry (run x seed), with the run's index columns."""
         if study is None:
             return self._db.execute(
-                "SELECT runs.*, members.seed AS entry_seed, members.study AS study FROM members "
-                "JOIN runs USING (key) ORDER BY members.study, members.position"
+                f"SELECT {_ENTRY_COLUMNS} FROM members JOIN runs USING (key) "
+                "ORDER BY members.study, members.position"
             ).fetchall()
         return self._db.execute(
-            "SELECT runs.*, members.seed AS entry_seed, members.study AS study FROM members "
-            "JOIN runs USING (key) WHERE members.study = ? ORDER BY members.position",
+            f"SELECT {_ENTRY_COLUMNS} FROM members JOIN runs USING (key) "
+            "WHERE members.study = ? ORDER BY members.position",
             (study,),
         ).fetchall()

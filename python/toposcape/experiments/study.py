@@ -222,6 +222,11 @@ class Study:
 
     @property
     def spec(self) -> StudySpec:
+        """The study's spec, parsed again from the stored source."""
+        if "tune" in self.spec_source:  # the runs of a tuning (``NAME:tune``)
+            from .tuning import load_tuning
+
+            return load_tuning(self.spec_source).study
         return StudySpec.from_dict(self.spec_source)
 
     def counts(self) -> dict[str, int]:
