@@ -526,7 +526,6 @@ def test_twice_differentiable_hvp_matches_finite_differences(upsampling):
         ((32, 64), {"conv_filters": (128, 64, 32, 16, 2)}, "1 filter"),
         ((0, 64), {}, "height"),
         ((32, 64), {"latent_size": 0}, "latent_size"),
-        ((32, 64), {"kernel_size": 2.5}, "kernel_size"),
         ((32, 64), {"resizes": (1, 2, 0, 2, 1)}, "resize"),
         ((32, 64), {"dtype": torch.float16}, "dtype"),
         ((32, 64), {"dtype": "float16"}, "dtype"),
@@ -538,6 +537,12 @@ def test_twice_differentiable_hvp_matches_finite_differences(upsampling):
 def test_invalid_arguments_raise_value_error(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
         CNNModel(*args, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"kernel_size": 2.5}, {"latent_size": "8"}, {"seed": 1.0}])
+def test_wrongly_typed_arguments_raise_type_error(kwargs):
+    with pytest.raises(TypeError, match=next(iter(kwargs))):
+        CNNModel(32, 64, **kwargs)
 
 
 def test_other_sizes_with_other_resizes():
