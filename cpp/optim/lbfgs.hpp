@@ -64,7 +64,7 @@ public:
     int copy_pairs(std::vector<double>& S, std::vector<double>& Y) const;
 
 private:
-    // The *_unlocked helpers expect the caller to hold mutex_ (shared or exclusive).
+    // The private helpers take no lock: their callers hold mutex_ (shared or exclusive).
     double gamma_unlocked() const;
     double sy(int i) const { return sy_[slot(i)]; }
     int64_t slot(int i) const { return (head_ + i) % slots_; }
