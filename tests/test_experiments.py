@@ -405,3 +405,14 @@ def test_joining_a_running_scheduler(tmp_path, reference_study):
     reference = _losses(reference_study)
     for key, losses in _losses(tmp_path / "s").items():
         np.testing.assert_array_equal(losses, reference[key])
+
+
+def test_dask_leaves_the_environment_alone(tmp_path):
+    import os
+
+    before = dict(os.environ)
+    executor = ts.experiments.make_executor("dask", workers=1)
+    try:
+        assert dict(os.environ) == before  # the nannies set MKL_NUM_THREADS=1 etc. here
+    finally:
+        executor.close()

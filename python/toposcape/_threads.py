@@ -126,14 +126,15 @@ def pinned(threads: int | None = None, *, core: int | None = None, torch: int | 
             # it: importing it inside the block, after MKL was pinned directly, changes the
             # last bits of later runs (a CNN run differed between the two orders).
             torch_module = _torch_if_installed()
-            if torch_module is not None:  # also sets MKL's count
+            if torch_module is not None:
                 restore.append((torch_module.set_num_threads, torch_module.get_num_threads()))
                 torch_module.set_num_threads(torch_threads)
-            else:
-                mkl = _mkl_runtime()
-                if mkl is not None:
-                    restore.append((mkl.MKL_Set_Num_Threads, mkl.MKL_Get_Max_Threads()))
-                    mkl.MKL_Set_Num_Threads(torch_threads)
+            # The MKL runtime PARDISO calls, set directly: torch's setting does not reach it
+            # when MKL_NUM_THREADS is in the environment (Dask sets it for its workers).
+            mkl = _mkl_runtime()
+            if mkl is not None:
+                restore.append((mkl.MKL_Set_Num_Threads, mkl.MKL_Get_Max_Threads()))
+                mkl.MKL_Set_Num_Threads(torch_threads)
             numba = sys.modules.get("numba")
             if numba is None:
                 import numba

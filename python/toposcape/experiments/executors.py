@@ -212,6 +212,9 @@ class DaskExecutor(Executor):
                 default if workers is None else workers, "workers", minimum=1, who="dask"
             )
             # A run that kills its worker is retried once (the scheduler's own retry count).
+            # The nannies write their workers' thread variables (MKL_NUM_THREADS=1, ...) into
+            # this process's environment, where every later child would inherit them: keep it.
+            environ = dict(os.environ)
             with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
                 self._cluster = LocalCluster(
                     n_workers=self.workers,
@@ -220,6 +223,8 @@ class DaskExecutor(Executor):
                     dashboard_address=None,
                     silence_logs=40,
                 )
+            os.environ.clear()
+            os.environ.update(environ)
             self._client = Client(self._cluster)
         else:
             if not isinstance(scheduler, str):
