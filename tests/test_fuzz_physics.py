@@ -26,7 +26,7 @@ from test_fuzz_strategies import (
     outcome,
 )
 from toposcape import physics
-from toposcape.errors import InvalidInputError
+from toposcape.errors import InsufficientMemoryError, InvalidInputError
 
 H, W = 4, 6
 SHAPE = (H, W)
@@ -124,7 +124,7 @@ def test_cone_filter_huge_radius(radius):
 
 
 def test_cone_filter_refuses_a_filter_too_large_to_hold():
-    with pytest.raises(InvalidInputError, match="too large"):
+    with pytest.raises(InsufficientMemoryError, match="GiB available"):
         physics.ConeFilter(np.ones((2000, 2000), dtype=bool), 1500.0)
 
 

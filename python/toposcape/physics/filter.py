@@ -9,13 +9,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _core, _validate
-from ..errors import InvalidInputError
+from ..errors import InsufficientMemoryError, InvalidInputError
 
 __all__ = ["ConeFilter"]
 
-#: Most stored entries a filter may have (and most entries the core may reserve for its
-#: stencil, which covers every cell): about 0.8 GB of CSR data, twice that with the transpose.
-MAX_FILTER_ENTRIES = 2**26
+#: Bytes per stored entry while a filter is built (values and indices, the copy handed to
+#: SciPy, the transpose): what the memory check before building assumes.
+BYTES_PER_ENTRY = 48
 
 
 def design_mask(mask: Any, who: str | None = None, name: str = "mask") -> np.ndarray:
@@ -64,18 +64,28 @@ def _cone_filter_csr(mask: np.ndarray, radius: float):
     huge for no entry (at 1e5 a std::bad_alloc, at 1e9 a practical hang, past 2**63 an
     overflow). Such radii take the offsets inside the grid instead, in NumPy, with the weights
     divided by the radius (``F`` does not change: each row is normalised; no overflow at 1e308).
+    A filter whose entries cannot fit in the available memory raises InsufficientMemoryError
+    before anything is allocated.
     """
+    from .solvers import available_memory
+
     height, width = mask.shape
     n = height * width
     n_design = int(np.count_nonzero(mask))
-    if radius <= max(height, width) and n * _offsets_bound(radius) <= MAX_FILTER_ENTRIES:
-        return _core.cone_filter(mask.view(np.uint8), radius)
-    bound = n_design * min(n, _offsets_bound(radius))
-    if bound > MAX_FILTER_ENTRIES:
-        raise InvalidInputError(
-            f"ConeFilter: filter radius {radius:g} is too large for a {height} x {width} grid: "
-            f"the filter would hold up to {bound:.3g} entries (at most {MAX_FILTER_ENTRIES})"
+    stencil = _offsets_bound(radius)
+    entries = n_design * min(n, stencil)  # at least the filter's nnz
+    available = available_memory()
+    if available is not None and entries * BYTES_PER_ENTRY > available:
+        raise InsufficientMemoryError(
+            f"ConeFilter: a filter of radius {radius:g} on a {height} x {width} grid holds up to "
+            f"{entries:.3g} entries, about {entries * BYTES_PER_ENTRY / 2**30:.3g} GiB to build, "
+            f"more than the {available / 2**30:.3g} GiB available",
+            estimate=int(min(entries * BYTES_PER_ENTRY, 2**62)),
+            available=available,
         )
+    # the core reserves n * stencil entries: use it while that is not far above the filter
+    if radius <= max(height, width) and n * stencil <= 4 * entries + 2**20:
+        return _core.cone_filter(mask.view(np.uint8), radius)
     dy, dx = np.meshgrid(
         np.arange(-(height - 1), height), np.arange(-(width - 1), width), indexing="ij"
     )
@@ -116,8 +126,8 @@ class ConeFilter:
         Designable cells (booleans, or numbers that are all 0 or 1).
     radius : float
         Filter radius in elements (the benchmark uses 2), positive and finite. A radius beyond
-        the grid is allowed (the filter then averages over the whole grid), unless the filter
-        would hold more than :data:`MAX_FILTER_ENTRIES` entries (InvalidInputError).
+        the grid is allowed (the filter then averages over the whole grid); a filter too large
+        for the available memory raises :class:`~toposcape.errors.InsufficientMemoryError`.
 
     Attributes
     ----------
