@@ -559,6 +559,23 @@ def _parse_optimizer(entry: Any, where: str, optim) -> list[OptimizerSpec]:
         preset = optim.preset(name)
     except (KeyError, TypeError) as exc:
         raise _where(where, str(exc)) from None
+    declared = preset.option_names()
+    unknown = [k for k in options if preset.options is not None and k not in declared]
+    if unknown:  # the preset's own message, with suggestions and the valid options
+        filled = {o.name: 1 for o in preset.options if o.required}
+        try:
+            preset.resolve({**filled, unknown[0]: options[unknown[0]]})
+        except (KeyError, ValueError) as exc:
+            raise _where(f"{where} ({name})", str(exc)) from None
+    missing = [o for o in preset.options or () if o.required and o.name not in options]
+    if missing:
+        first = missing[0]
+        raise _where(
+            f"{where} ({name})",
+            f"needs {first.name} ({first.doc}): add {first.name} = <value or list of values> "
+            f"to the entry, a tuned value ({first.name} = \"tuned:DIR\"), or tune it with "
+            "'toposcape study tune'",
+        )
     out = []
     for setting in _grid(options):
         try:
