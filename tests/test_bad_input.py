@@ -88,8 +88,8 @@ def test_densities_outside_unit_interval(value):
     [
         (np.ones(N - 1), "v must be a flat vector of length 32"),
         (np.ones((H, W)), "v must be a flat vector"),
-        (_with(2, np.nan, np.ones(N)), "v (contains|must be finite, got 1) NaN or inf"),
-        (_with(2, np.inf, np.ones(N)), "v (contains|must be finite, got 1) NaN or inf"),
+        (_with(2, np.nan, np.ones(N)), "v must be finite, got 1 NaN or inf"),
+        (_with(2, np.inf, np.ones(N)), "v must be finite, got 1 NaN or inf"),
     ],
 )
 def test_pixel_bad_hvp_direction(objective, v, match):
@@ -147,11 +147,11 @@ def test_objective_results_are_finite_and_typed():
 @pytest.mark.parametrize(
     ("x", "match"),
     [
-        (np.full(N, 0.5), r"x must have shape \(4, 8\) \(H, W\), got \(32,\)"),
-        (np.full((W, H), 0.5), r"x must have shape \(4, 8\)"),
-        (np.full((H, W, 1), 0.5), r"x must have shape"),
-        (_with(1, np.nan).reshape(H, W), "x contains NaN or inf"),
-        (_with(1, np.inf).reshape(H, W), "x contains NaN or inf"),
+        (np.full(N, 0.5), r"x must (be an array of|have) shape \(4, 8\), got (shape )?\(32,\)"),
+        (np.full((W, H), 0.5), r"x must (be an array of|have) shape \(4, 8\)"),
+        (np.full((H, W, 1), 0.5), r"x must (be an array of|have) shape"),
+        (_with(1, np.nan).reshape(H, W), "x must be finite, got 1 NaN or inf"),
+        (_with(1, np.inf).reshape(H, W), "x must be finite, got 1 NaN or inf"),
         (_with(1, -0.1).reshape(H, W), "negative densities"),
     ],
 )
@@ -174,9 +174,9 @@ def test_compliance_bad_density(x, match):
 @pytest.mark.parametrize(
     ("v", "match"),
     [
-        (np.ones(N), r"v must have shape \(4, 8\)"),
-        (_with(0, np.nan, np.ones(N)).reshape(H, W), "v (contains|must be finite, got 1) NaN or inf"),
-        (_with(0, -np.inf, np.ones(N)).reshape(H, W), "v (contains|must be finite, got 1) NaN or inf"),
+        (np.ones(N), r"v must (be an array of|have) shape \(4, 8\)"),
+        (_with(0, np.nan, np.ones(N)).reshape(H, W), "v must be finite, got 1 NaN or inf"),
+        (_with(0, -np.inf, np.ones(N)).reshape(H, W), "v must be finite, got 1 NaN or inf"),
     ],
 )
 def test_compliance_bad_direction(v, match):
@@ -189,7 +189,7 @@ def test_compliance_bad_direction(v, match):
 
 def test_compliance_bad_material():
     for kwargs in ({"e_min": 0.0}, {"e_min": -1e-9}, {"e_min": 2.0}, {"e_0": np.inf}):
-        with pytest.raises(ValueError, match="moduli must satisfy 0 < e_min < e_0"):
+        with pytest.raises(InvalidInputError, match="e_min must be|e_0 must be"):
             Compliance(_problem(), **kwargs)
     with pytest.raises(ValueError, match="Poisson's ratio"):
         Compliance(_problem(), poisson=0.5)
@@ -213,7 +213,7 @@ def test_cone_filter_bad_input():
         ConeFilter(np.ones((2, H, W), bool))
     filt = ConeFilter(np.ones((H, W), bool), 2.0)
     for bad in (np.ones(N), np.ones((W, H)), np.ones((H, W + 1))):
-        with pytest.raises(InvalidInputError, match=r"x must have shape \(4, 8\)"):
+        with pytest.raises(InvalidInputError, match=r"x must (be an array of|have) shape \(4, 8\)"):
             filt(bad)
         with pytest.raises(InvalidInputError, match=r"g must have shape \(4, 8\)"):
             filt.adjoint(bad)
@@ -243,7 +243,7 @@ def test_volume_sigmoid_bad_input():
             vs.forward(z)
     st = vs.forward(np.zeros((H, W)))
     np.testing.assert_allclose(st.x[mask], 0.3, rtol=1e-14)
-    with pytest.raises(InvalidInputError, match=r"v must have shape \(4, 8\)"):
+    with pytest.raises(InvalidInputError, match=r"v must (be an array of|have) shape \(4, 8\)"):
         st.jvp(np.ones(N))
     with pytest.raises(InvalidInputError, match=r"g must have shape \(4, 8\)"):
         st.vjp(np.ones((W, H)))

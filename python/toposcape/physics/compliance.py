@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .. import _core
+from .. import _core, _validate
 from ..errors import InvalidInputError
 from .element import E_0, E_MIN, element_stiffness, simp_modulus
 from .kernels import element_bilinear, element_energies, scatter_element_loads
@@ -25,13 +25,6 @@ __all__ = [
     "compliance_sensitivities",
     "solve_displacements",
 ]
-
-
-def _as_float(value, name: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
 
 
 class FieldState:
@@ -100,13 +93,13 @@ class Compliance:
         e_0: float = E_0,
         poisson: float = 0.3,
     ) -> None:
-        penal = _as_float(penal, "penal")
-        e_min = _as_float(e_min, "e_min")
-        e_0 = _as_float(e_0, "e_0")
-        if not np.isfinite(penal) or penal < 1.0:
-            raise ValueError(f"penal must be a finite number >= 1, got {penal}")
-        if not (0 < e_min < e_0 and np.isfinite(e_0)):
-            raise ValueError(f"moduli must satisfy 0 < e_min < e_0, got {e_min}, {e_0}")
+        who = "Compliance"
+        problem = _validate.problem(problem, who=who)
+        penal = _validate.real(penal, "penal", minimum=1.0, who=who)
+        e_min = _validate.real(e_min, "e_min", minimum=0.0, lower_open=True, who=who)
+        e_0 = _validate.real(e_0, "e_0", minimum=e_min, lower_open=True, who=who)
+        if not isinstance(solver, str):
+            raise TypeError(f"{who}: solver must be a string, got {_validate.given(solver)}")
         self.problem = problem
         self.penal = float(penal)
         self.e_min = float(e_min)
@@ -165,26 +158,13 @@ class Compliance:
         )
 
     def _check_density(self, x: np.ndarray, name: str = "x") -> np.ndarray:
-        if np.iscomplexobj(x):
-            raise InvalidInputError(f"{name} must be real, got complex values")
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape != self.shape:
-            raise InvalidInputError(f"{name} must have shape {self.shape} (H, W), got {x.shape}")
-        if not np.all(np.isfinite(x)):
-            raise InvalidInputError(f"{name} contains NaN or inf")
+        x = _validate.array(x, name, self.shape)
         if x.min() < 0.0:
             raise InvalidInputError(f"{name} has negative densities (min {x.min():g})")
         return x
 
     def _check_direction(self, v: np.ndarray) -> np.ndarray:
-        if np.iscomplexobj(v):
-            raise InvalidInputError("v must be real, got complex values")
-        v = np.asarray(v, dtype=np.float64)
-        if v.shape != self.shape:
-            raise InvalidInputError(f"v must have shape {self.shape} (H, W), got {v.shape}")
-        if not np.all(np.isfinite(v)):
-            raise InvalidInputError("v contains NaN or inf")
-        return v
+        return _validate.array(v, "v", self.shape)
 
     # ----------------------------------------------------------------------------------------
     def stiffness_values(self, x: np.ndarray) -> np.ndarray:
@@ -237,6 +217,19 @@ class Compliance:
         """
         st = self.state(x)
         v = self._check_direction(v)
+        # The product is linear in v: a v near the ends of the float range is scaled by a power
+        # of two (exact) so that the second-order solve neither overflows nor underflows.
+        peak = float(np.max(np.abs(v))) if v.size else 0.0
+        if peak > 2.0**500 or 0.0 < peak < 2.0**-500:
+            scale = float(np.ldexp(1.0, int(np.frexp(peak)[1]) - 1))
+            with np.errstate(over="ignore"):
+                out = self.hvp(x, v / scale) * scale
+            if not np.all(np.isfinite(out)):
+                raise InvalidInputError(
+                    f"hvp: the Hessian-vector product overflows float64 for this v "
+                    f"(max |v| = {peak:g}); scale v down"
+                )
+            return out
         if np.any(np.isinf(st.d2young) & (v != 0)):
             raise InvalidInputError(
                 f"the Hessian is unbounded here: E''(x) is infinite at zero density for "
@@ -323,9 +316,9 @@ def compliance_sensitivities(
     x: np.ndarray, energies: np.ndarray, penal: float = 3.0, e_min: float = E_MIN, e_0: float = E_0
 ) -> np.ndarray:
     """``dc/dx_e = -E'(x_e) u_e^T KE u_e`` from element energies (both (H, W))."""
-    x = np.asarray(x, dtype=np.float64)
-    energies = np.asarray(energies, dtype=np.float64)
-    if x.shape != energies.shape:
-        raise InvalidInputError(f"x {x.shape} and energies {energies.shape} differ in shape")
+    who = "compliance_sensitivities"
+    x = _validate.array(x, "x", who=who)
+    energies = _validate.array(energies, "energies", x.shape, who=who)
+    penal = _validate.real(penal, "penal", minimum=1.0, who=who)
     _, dyoung, _ = simp_modulus(x, penal, e_min, e_0)
     return -dyoung * energies

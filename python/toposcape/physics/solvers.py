@@ -782,13 +782,17 @@ def resolve_solver_name(name: str, n_free: int) -> str:
         if n_free > AUTO_ITERATIVE_THRESHOLD:
             return "amg"
         return available_solvers()[0]
-    if name not in _BACKENDS:
-        raise ValueError(f"unknown solver {name!r}; choose 'auto' or one of {sorted(_BACKENDS)}")
-    return name
+    return _lookup_solver(name)
 
 
 def solver_class(name: str) -> type[SparseSolver]:
     """The backend class registered as ``name`` (not ``"auto"``)."""
-    if name not in _BACKENDS:
-        raise ValueError(f"unknown solver {name!r}; choose 'auto' or one of {sorted(_BACKENDS)}")
-    return _BACKENDS[name]
+    return _BACKENDS[_lookup_solver(name)]
+
+
+def _lookup_solver(name: str) -> str:
+    from .. import _validate
+
+    return _validate.lookup(
+        name, sorted(_BACKENDS), "solver", hint=f"choose 'auto' or one of {sorted(_BACKENDS)}"
+    )
