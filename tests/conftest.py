@@ -26,11 +26,17 @@ try:  # the fuzz tests' profiles (tests/test_fuzz_*.py); Hypothesis is a test de
 except ImportError:  # pragma: no cover
     pass
 else:
-    # HYPOTHESIS_PROFILE=nightly for the long run; the default keeps the suite fast. No example
-    # database: nothing is written into the checkout (falsifying examples are printed).
+    # HYPOTHESIS_PROFILE=nightly for the long, random run; the default keeps the suite fast and
+    # derandomized (the same examples every run: CI cannot fail by drawing a new example). No
+    # example database: nothing is written into the checkout (falsifying examples are printed).
     _FUZZ_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large]
     settings.register_profile(
-        "default", max_examples=30, deadline=None, database=None, suppress_health_check=_FUZZ_CHECKS
+        "default",
+        max_examples=30,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=_FUZZ_CHECKS,
     )
     settings.register_profile(
         "nightly",

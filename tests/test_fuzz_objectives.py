@@ -102,13 +102,6 @@ def test_pixel_hvp_bad_direction(problem, case, volume_constraint):
     outcome(lambda: pixel.hvp(theta, case.value), case.expect, check=finite_array((SIZE,)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compliance.py/solvers.py: hvp with v = 1e300 (finite) fails as 'not positive "
-    "definite ... supports leave a rigid-body motion free' and leaves the solver unfactorized "
-    "under a cached state: every later hvp at that design raises RuntimeError 'factorize() "
-    "must be called before solve()'",
-)
 def test_pixel_hvp_after_a_failed_hvp_still_works(problem):
     pixel = ts.PixelObjective(problem)
     theta = pixel.x0
