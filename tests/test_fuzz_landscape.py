@@ -117,11 +117,6 @@ def test_spectra_of_bad_matrices(case):
         outcome(call, expect, check=_check_finite_result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="landscape/spectral.py: trace(H) of a finite H with one entry of 1.8e308 returns "
-    "NaN/inf (the Hutchinson products overflow) instead of a clear error",
-)
 def test_trace_of_a_matrix_with_a_max_float_entry():
     H = np.full((N, N), 0.25)
     H.flat[32] = np.finfo(float).max
@@ -137,7 +132,7 @@ def test_spectra_of_extreme_but_finite_matrices(scale, seed):
         outcome(call, "any", check=_check_finite_result)
 
 
-#: Bad products the spectral functions do not turn into a clear error (known failures).
+#: Bad products (NaN, inf, a wrong shape, None, a scalar): a clear error from every function.
 UNCHECKED_PRODUCTS = ["nan", "inf", "short", "2d", "none", "scalar"]
 
 
@@ -148,13 +143,6 @@ def test_spectra_of_operators_with_bad_products(kind):
         outcome(call, expect, check=_check_finite_result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="landscape/spectral.py (+ _core): a product of the wrong shape or None raises plain "
-    "ValueError 'cannot reshape array of size 7 into shape (8,)' (scipy); NaN/inf products "
-    "raise the core's plain ValueError 'the matrix-vector product returned NaN or inf' in "
-    "eigsh/lanczos/spectral_density, and trace() returns NaN with a RuntimeWarning",
-)
 @pytest.mark.parametrize("kind", UNCHECKED_PRODUCTS)
 @pytest.mark.parametrize("function", ["eigsh", "lanczos", "spectral_density", "trace"])
 def test_spectra_of_operators_with_unchecked_products(function, kind):

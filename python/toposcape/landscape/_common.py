@@ -128,7 +128,36 @@ def as_operator(H: Any, who: str | None = None, name: str = "H"):
             f"{_prefix(who)}{name} must be a real operator, got dtype {np.dtype(op.dtype)}"
         )
     _square(op.shape, name, who)
-    return op
+    return _checked_products(op, name, who)
+
+
+def _checked_products(op, name: str, who: str | None):
+    """``op`` whose every product is checked: n real, finite numbers (a user's operator that
+    returns the wrong shape, None, complex or non-finite values gets a clear error, not one
+    from inside SciPy or the core, and never a silent NaN)."""
+    from scipy.sparse.linalg import LinearOperator
+
+    n = op.shape[0]
+    raw = getattr(op, "_matvec", None) or op.matvec
+
+    def matvec(v):
+        out = raw(v)
+        if out is None:
+            raise TypeError(f"{_prefix(who)}{name}'s matvec returned None")
+        arr = check_real_result(out, f"{name}'s matvec", who)
+        if arr.size != n:
+            raise InvalidInputError(
+                f"{_prefix(who)}{name}'s matvec must return {n} entries, got shape {arr.shape}"
+            )
+        arr = arr.reshape(n)
+        if not np.all(np.isfinite(arr)):
+            raise InvalidInputError(
+                f"{_prefix(who)}{name}'s matvec returned NaN or inf (an overflowing or "
+                "undefined matrix-vector product)"
+            )
+        return arr
+
+    return LinearOperator(op.shape, matvec=matvec, dtype=np.float64)
 
 
 def _square(shape: tuple, name: str, who: str | None) -> None:

@@ -409,12 +409,19 @@ def _hutchinson(H: Any, samples: int, seed: Any, progress, fn: Callable, desc: s
     matvec, bar = _matvec_of(op, progress, samples, desc, who)
     values = np.empty(samples)
     try:
-        for i in range(samples):
-            z = _rademacher(generator, n)
-            values[i] = fn(z, matvec(z))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i in range(samples):
+                z = _rademacher(generator, n)
+                values[i] = fn(z, matvec(z))
+            total = values.sum()
     finally:
         if bar is not None:
             bar.close()
+    if not np.isfinite(total):
+        raise InvalidInputError(
+            f"{who}: the Hutchinson estimate overflows float64 (H's entries are too large; "
+            "scale H down)"
+        )
     return values
 
 
