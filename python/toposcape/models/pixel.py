@@ -138,6 +138,11 @@ class PixelObjective:
             x_phys = self._forward(theta).ravel()
         else:
             theta = self._check_theta(theta)
+            if theta.min() < 0.0 or theta.max() > 1.0:
+                raise InvalidInputError(
+                    "volume: densities must lie in [0, 1] without the volume constraint "
+                    f"(got min {theta.min():g}, max {theta.max():g})"
+                )
             x_phys = self.filter.matrix @ (theta * self.mask.ravel())
         index = self._free_index()
         return float(np.sum(x_phys[index]) / index.size)
