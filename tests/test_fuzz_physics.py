@@ -352,7 +352,7 @@ KNOWN = settings(phases=[Phase.explicit, Phase.generate])
 @KNOWN
 @given(
     penal=bad_reals(1.0, None),  # any finite penalty >= 1 is a valid SIMP exponent
-    e_min=bad_reals(0.0, 0.5, open_low=True),
+    e_min=bad_reals(0.0, 1.0, open_low=True, open_high=True),  # 0 < e_min < e_0 = 1
     which=st.sampled_from(["penal", "e_min"]),
 )
 def test_compliance_construction(problem, penal, e_min, which):
