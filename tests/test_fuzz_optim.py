@@ -265,12 +265,6 @@ def test_run_bad_objective(name, objective):
     outcome(lambda: opt.run(objective, max_evals=5, progress=False), "type")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="optim/transforms.py (LandscapeModification): lm_eps=5e-324 is accepted (> 0) and "
-    "the run ends with theta all NaN (reason 'line_search_failed'): g / (f(...) + eps) "
-    "overflows when f(...) = 0",
-)
 @pytest.mark.parametrize("name", ["lbfgs_lm"])
 def test_landscape_modification_tiny_eps(name):
     outcome(

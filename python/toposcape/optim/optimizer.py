@@ -129,6 +129,10 @@ class Optimizer(Runner):
         for t in transforms:
             t.reset(f)
         F, G = transform(f, g)
+        if transforms and not (math.isfinite(F) and np.all(np.isfinite(G))):
+            return rec.finish(
+                theta, "nonfinite_loss", "the gradient transform overflowed at theta0", self.name
+            )
 
         def evaluate_along(base: np.ndarray, d: np.ndarray):
             def evaluate(step: float) -> Trial:
@@ -142,8 +146,15 @@ class Optimizer(Runner):
                     value, gvec = transform(loss, grad)
                     slope = _vec.dot(gvec, d)
                     # Without transforms a finite slope proves every gradient entry finite
-                    # (an inf entry makes its term inf or NaN), saving a pass; otherwise test.
-                    if transforms or not math.isfinite(slope):
+                    # (an inf entry makes its term inf or NaN), saving a pass; otherwise test
+                    # both gradients (a transform can overflow a finite one).
+                    if transforms:
+                        finite = bool(
+                            math.isfinite(value)
+                            and np.all(np.isfinite(grad))
+                            and np.all(np.isfinite(gvec))
+                        )
+                    elif not math.isfinite(slope):
                         finite = bool(np.all(np.isfinite(grad)))
                 if not finite:
                     value, gvec, slope = np.nan, grad, np.nan
@@ -173,6 +184,9 @@ class Optimizer(Runner):
                 break
             d = direction.direction(G)
             slope = _vec.dot(G, d)
+            if not math.isfinite(slope):  # a direction rule overflowed: never step to NaN
+                reason, message = "nonfinite_direction", "the direction rule returned NaN or inf"
+                break
             if memory_log is not None:
                 memory_log.append(direction.held_pairs)
             ctx = StepContext(
@@ -207,6 +221,11 @@ class Optimizer(Runner):
                 t.accepted(f)
             if transforms:  # the level may have moved: re-express the current point
                 F, G = transform(f, g)
+                if not (math.isfinite(F) and np.all(np.isfinite(G))):
+                    steps += 1
+                    rec.accept(theta, f, g, trial.step, slope)
+                    reason, message = "nonfinite_loss", "the gradient transform overflowed"
+                    break
             steps += 1
             rec.accept(theta, f, g, trial.step, slope)
             if self.ftol > 0 and decrease <= self.ftol * max(
