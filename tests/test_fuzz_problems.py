@@ -184,12 +184,6 @@ def test_category_functions_bad_extra_parameters(category, value):
     outcome(lambda: make(32, 16, 0.4, **kwargs), expect, check=_check_problem)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="problems/_buildings.py: staircase(32, 16, 0.4, num_stories=n) takes time linear "
-    "in n with no bound (10 s for n = 270,815; n = 2**31 runs for hours) instead of refusing "
-    "more stories than the grid has rows",
-)
 def test_staircase_huge_story_count():
     code = "import toposcape as ts; ts.problems.staircase(32, 16, 0.4, num_stories=2**31)"
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _validate
 from ..errors import InvalidProblemError
 from ._category import _X, _Y, _doc, _flag, _make, _node_arrays, _size
 from ._problem import Problem
@@ -81,7 +82,7 @@ def staircase(
     ----------
     {common}
     num_stories : int, default 2
-        Number of ramps.
+        Number of ramps, at most ``height``.
     name : str, optional
         Override of the problem name.
 
@@ -107,7 +108,9 @@ def ramp(width: int, height: int, density: float, *, name: str | None = None) ->
 
 def _staircase(category, width, height, density, num_stories, name) -> Problem:
     w, h, d, fixed, forces = _node_arrays(category, width, height, density)
-    n = _size(num_stories, "num_stories", category)
+    n = _validate.integer(
+        num_stories, "num_stories", minimum=1, maximum=h, who=category, error=InvalidProblemError
+    )  # a story is at least one row: more stories than rows would only redraw the same lines
     fixed[:, -1, :] = True
     for story in range(n):
         parity = story % 2
