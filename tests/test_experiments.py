@@ -416,3 +416,23 @@ def test_dask_leaves_the_environment_alone(tmp_path):
         assert dict(os.environ) == before  # the nannies set MKL_NUM_THREADS=1 etc. here
     finally:
         executor.close()
+
+
+def test_an_index_without_entry_labels_is_read_and_upgraded(tmp_path, reference_study):
+    import shutil
+    import sqlite3
+
+    out = tmp_path / "old"
+    shutil.copytree(reference_study, out)
+    db = sqlite3.connect(out / "index.sqlite")
+    with db:  # the members table as the first version wrote it
+        db.execute("CREATE TABLE m2 AS SELECT study, key, seed, position FROM members")
+        db.execute("DROP TABLE members")
+        db.execute("ALTER TABLE m2 RENAME TO members")
+    db.close()
+    before = ts.experiments.open(out).runs()  # read-only: the runs' own labels
+    assert set(before["optimizer"]) == {"lbfgs(memory=1)", "lbfgs(memory=10)", "gd(lr=0.05)"}
+    report = ts.experiments.run(_spec_text(cnn=True), out, workers=1, progress=False)
+    assert report.skipped == 9 and report.computed == 0
+    after = ts.experiments.open(out).runs()
+    assert list(after["optimizer"]) == list(before["optimizer"])

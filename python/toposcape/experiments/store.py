@@ -117,6 +117,13 @@ class Store:
             self._db.executescript(_SCHEMA)
             self._db.commit()
         self._db.row_factory = sqlite3.Row
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(members)")}
+        self._entry_labels = {"model", "optimizer"} <= columns
+        if not self._entry_labels and not readonly:  # an index written before entry labels
+            with self._db:
+                self._db.execute("ALTER TABLE members ADD COLUMN model TEXT")
+                self._db.execute("ALTER TABLE members ADD COLUMN optimizer TEXT")
+            self._entry_labels = True
 
     def close(self) -> None:
         self._db.close()
@@ -308,13 +315,19 @@ class Store:
 
     def rows(self, study: str | None = None) -> list[sqlite3.Row]:
         """One row per study entry (run x seed), with the run's index columns."""
+        columns = _ENTRY_COLUMNS
+        if not self._entry_labels:
+            columns = columns.replace("COALESCE(members.model, runs.model)", "runs.model")
+            columns = columns.replace(
+                "COALESCE(members.optimizer, runs.optimizer)", "runs.optimizer"
+            )
         if study is None:
             return self._db.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM members JOIN runs USING (key) "
+                f"SELECT {columns} FROM members JOIN runs USING (key) "
                 "ORDER BY members.study, members.position"
             ).fetchall()
         return self._db.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM members JOIN runs USING (key) "
+            f"SELECT {columns} FROM members JOIN runs USING (key) "
             "WHERE members.study = ? ORDER BY members.position",
             (study,),
         ).fetchall()
