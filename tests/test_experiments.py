@@ -436,3 +436,15 @@ def test_an_index_without_entry_labels_is_read_and_upgraded(tmp_path, reference_
     assert report.skipped == 9 and report.computed == 0
     after = ts.experiments.open(out).runs()
     assert list(after["optimizer"]) == list(before["optimizer"])
+
+
+def test_optimizer_entries_with_their_own_budgets():
+    # without a study budget every entry needs its own
+    with pytest.raises(ts.InvalidInputError, match="give a budget.*lbfgs"):
+        load_spec(_spec_text().replace("max_evals = 12\n", ""))
+    text = _spec_text() + '\n[[optimizers]]\npreset = "gd"\nlr = 0.05\nmax_steps = 20\n'
+    runs = {r.optimizer.label(): r for r in load_spec(text).unique_runs()}
+    assert runs["gd(lr=0.05)"].max_evals == 12 and runs["gd(lr=0.05)"].max_steps is None
+    own = runs["gd(lr=0.05, max_steps=20)"]
+    assert own.max_evals is None and own.max_steps == 20
+    assert own.key != runs["gd(lr=0.05)"].key

@@ -27,7 +27,9 @@ two specs that share runs share results.
     preset = "gd"
     lr = [1e-3, 1e-2]
 
-Optional keys: ``max_steps``; ``threads`` (per run, default 1: runs are pinned to it and it is
+An optimizer entry may carry its own ``max_evals`` / ``max_steps`` (GD for 2000 steps next to
+L-BFGS for 300 evaluations); its label then shows them. Optional keys: ``max_steps``;
+``threads`` (per run, default 1: runs are pinned to it and it is
 part of the settings, since the numbers depend on it); ``solver``; ``[record]`` with
 ``params_every`` (keep theta every k steps), ``memory_at`` (L-BFGS pairs held at these steps),
 ``designs_at`` (designs at these steps). Model options for ``cnn``: ``upsampling``, ``dtype``
@@ -197,12 +199,21 @@ class OptimizerSpec:
     #: Label shown instead of the options' (a run whose ``"tuned:DIR"`` value was resolved
     #: keeps the label of its spec entry).
     display: str | None = field(default=None, compare=False)
+    #: This entry's own budget ``(max_evals, max_steps)`` (e.g. GD for 2000 steps next to
+    #: L-BFGS for 300 evaluations); None: the study's.
+    budget: tuple[int | None, int | None] | None = None
 
     def label(self) -> str:
-        """Readable label with the options given, e.g. ``lbfgs(memory=10)``."""
+        """Readable label with the options given, e.g. ``lbfgs(memory=10)``; an entry with
+        its own budget shows it (``gd(lr=0.01, max_steps=2000)``)."""
         if self.display is not None:
             return self.display
-        if not self.options:
+        shown = dict(self.options)
+        if self.budget is not None:
+            for key, value in zip(("max_evals", "max_steps"), self.budget, strict=True):
+                if value is not None:
+                    shown[key] = value
+        if not shown:
             return self.preset
         inner = ", ".join(
             f"{k}={v!r}"
@@ -210,7 +221,7 @@ class OptimizerSpec:
             else f"{k}={v:g}"
             if isinstance(v, float)
             else f"{k}={v}"
-            for k, v in sorted(self.options.items())
+            for k, v in sorted(shown.items(), key=lambda kv: (kv[0].startswith("max_"), kv[0]))
         )
         return f"{self.preset}({inner})"
 
@@ -368,8 +379,6 @@ class StudySpec:
             threads = _validate.integer(data.get("threads", 1), "threads", minimum=1)
         except (TypeError, ValueError) as exc:
             raise _where("top level", str(exc)) from None
-        if max_evals is None and max_steps is None:
-            raise _where("top level", "give a budget: max_evals or max_steps (or both)")
         solver = data.get("solver", "auto")
         if not isinstance(solver, str):
             raise _where("solver", f"must be a string, got {solver!r}")
@@ -380,6 +389,14 @@ class StudySpec:
         optimizers = []
         for i, entry in enumerate(_as_list(data["optimizers"], "optimizers")):
             optimizers.extend(_parse_optimizer(entry, f"optimizers[{i}]", optim))
+        if max_evals is None and max_steps is None:
+            unbudgeted = [o.label() for o in optimizers if o.budget is None]
+            if unbudgeted:
+                raise _where(
+                    "top level",
+                    "give a budget: max_evals or max_steps (or both), for the study or in "
+                    f"every optimizer entry (none for {', '.join(unbudgeted)})",
+                )
         for o in optimizers:
             if optim.get(o.preset, **_checkable(o.preset, o.options)).requires.explicit_volume:
                 for m in models:
@@ -428,8 +445,8 @@ class StudySpec:
             penal=penal,
             optimizer=optimizer,
             seed=seed if model.random else None,
-            max_evals=self.max_evals,
-            max_steps=self.max_steps,
+            max_evals=self.max_evals if optimizer.budget is None else optimizer.budget[0],
+            max_steps=self.max_steps if optimizer.budget is None else optimizer.budget[1],
             record=self.record,
             threads=self.threads,
             solver=self.solver,
@@ -555,6 +572,21 @@ def _parse_optimizer(entry: Any, where: str, optim) -> list[OptimizerSpec]:
     name = options.pop("preset", None)
     if name is None:
         raise _where(where, "missing 'preset' (see 'toposcape optimizers')")
+    budget = None
+    if "max_evals" in options or "max_steps" in options:
+        try:
+            budget = (
+                _validate.integer(
+                    options.pop("max_evals", None), "max_evals", minimum=1, allow_none=True
+                ),
+                _validate.integer(
+                    options.pop("max_steps", None), "max_steps", minimum=0, allow_none=True
+                ),
+            )
+        except (TypeError, ValueError) as exc:
+            raise _where(f"{where} ({name})", str(exc)) from None
+        if budget == (None, None):
+            raise _where(f"{where} ({name})", "max_evals and max_steps cannot both be None")
     try:
         preset = optim.preset(name)
     except (KeyError, TypeError) as exc:
@@ -573,7 +605,7 @@ def _parse_optimizer(entry: Any, where: str, optim) -> list[OptimizerSpec]:
         raise _where(
             f"{where} ({name})",
             f"needs {first.name} ({first.doc}): add {first.name} = <value or list of values> "
-            f"to the entry, a tuned value ({first.name} = \"tuned:DIR\"), or tune it with "
+            f'to the entry, a tuned value ({first.name} = "tuned:DIR"), or tune it with '
             "'toposcape study tune'",
         )
     out = []
@@ -583,7 +615,7 @@ def _parse_optimizer(entry: Any, where: str, optim) -> list[OptimizerSpec]:
             optim.get(name, **_checkable(name, setting))  # values checked by the components
         except (KeyError, TypeError, ValueError) as exc:
             raise _where(f"{where} ({name})", str(exc)) from None
-        out.append(OptimizerSpec(name, setting))
+        out.append(OptimizerSpec(name, setting, budget=budget))
     return out
 
 
