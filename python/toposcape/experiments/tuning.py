@@ -305,7 +305,9 @@ def load_tuning(source: str | Path | Mapping[str, Any] | Tuning) -> Tuning:
                         skipped.append(o.label())
                         continue
                     template = OptimizerSpec(
-                        o.preset, {k: v for k, v in o.options.items() if k != option}
+                        o.preset,
+                        {k: v for k, v in o.options.items() if k != option},
+                        budget=o.budget,
                     )
                     cases.append(Case(problem, model, penal, template))
     return Tuning(study, tune_spec, cases, raw, sorted(set(skipped)))
@@ -399,7 +401,9 @@ def resolve_references(
         if isinstance(value, str) and value.startswith(TUNED_PREFIX):
             directory = value[len(TUNED_PREFIX) :]
             options[key] = _lookup(directory, key, problem, model, penal, _optimizer(optimizer))
-    return OptimizerSpec(optimizer.preset, options, display=optimizer.label())
+    return OptimizerSpec(
+        optimizer.preset, options, display=optimizer.label(), budget=optimizer.budget
+    )
 
 
 def check_references(spec: StudySpec) -> None:
@@ -492,7 +496,11 @@ def _measure_scale(plan: Tuning, case: Case, cache: dict) -> dict[str, Any]:
     from .runner import build_objective
 
     seed = plan.study.seeds[0]
-    opt = OptimizerSpec(case.optimizer.preset, {**case.optimizer.options, plan.tune.option: 1.0})
+    opt = OptimizerSpec(
+        case.optimizer.preset,
+        {**case.optimizer.options, plan.tune.option: 1.0},
+        budget=case.optimizer.budget,
+    )
     needs_densities = optim.get(opt.preset, **opt.options).requires.explicit_volume
     run = plan.study.run_for(case.problem, case.model, case.penal, opt, seed)
     ident = (case.problem, json.dumps(run.settings()["model"]), case.penal, needs_densities)
@@ -698,7 +706,11 @@ def tune(
 
 def _config(plan: Tuning, case: Case) -> dict[str, Any]:
     """What a case's trials depend on (compared on resume); not the number of trials."""
-    opt = OptimizerSpec(case.optimizer.preset, {**case.optimizer.options, plan.tune.option: 1.0})
+    opt = OptimizerSpec(
+        case.optimizer.preset,
+        {**case.optimizer.options, plan.tune.option: 1.0},
+        budget=case.optimizer.budget,
+    )
     settings = plan.study.run_for(case.problem, case.model, case.penal, opt, None).settings()
     settings["optimizer"].pop(plan.tune.option, None)
     for key in ("seed", "version"):
@@ -851,7 +863,9 @@ def _tune(plan, out, executor, workers, scheduler, progress, on_trial) -> dict[s
                 offset = round(offset, 10)
                 value = _round(10.0 ** (state.scale["log10"] + offset))
                 opt = OptimizerSpec(
-                    state.case.optimizer.preset, {**state.case.optimizer.options, t.option: value}
+                    state.case.optimizer.preset,
+                    {**state.case.optimizer.options, t.option: value},
+                    budget=state.case.optimizer.budget,
                 )
                 c = state.case
                 entries = [
