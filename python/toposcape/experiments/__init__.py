@@ -12,6 +12,7 @@ commands.
 """
 
 from .executors import DaskExecutor, Executor, LocalExecutor, Lost, make_executor
+from .published import thesis_tables
 from .report import summary_table, write_report
 from .runner import RunResult, build_objective, execute
 from .spec import STUDY_CODES, ModelSpec, OptimizerSpec, RecordSpec, RunSpec, StudySpec, load_spec
@@ -42,6 +43,7 @@ __all__ = [
     "run",
     "load_tuning",
     "summary_table",
+    "thesis_tables",
     "tune",
     "tuned_values",
     "write_report",
