@@ -20,7 +20,9 @@ void bind_common(py::module_& m) {
 
     m.def(
         "step_point",
-        [](const carray<double>& base, double step, const carray<double>& d) {
+        [](py::handle base_obj, double step, py::handle d_obj) {
+            const auto base = real_array<double>(base_obj, "step_point", "base");
+            const auto d = real_array<double>(d_obj, "step_point", "d");
             require(base.ndim() == 1 && d.ndim() == 1 && base.shape(0) == d.shape(0),
                     "step_point needs two 1-D arrays of equal length");
             const int64_t n = base.shape(0);
@@ -36,7 +38,9 @@ void bind_common(py::module_& m) {
         "base + step * d as a new array, in one pass");
     m.def(
         "distance",
-        [](const carray<double>& a, const carray<double>& b) {
+        [](py::handle a_obj, py::handle b_obj) {
+            const auto a = real_array<double>(a_obj, "distance", "a");
+            const auto b = real_array<double>(b_obj, "distance", "b");
             require(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0),
                     "distance needs two 1-D arrays of equal length");
             const double* ap = a.data();
@@ -48,7 +52,9 @@ void bind_common(py::module_& m) {
         py::arg("a"), py::arg("b"), "||a - b|| in one pass");
     m.def(
         "dot",
-        [](const carray<double>& a, const carray<double>& b) {
+        [](py::handle a_obj, py::handle b_obj) {
+            const auto a = real_array<double>(a_obj, "dot", "a");
+            const auto b = real_array<double>(b_obj, "dot", "b");
             require(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0),
                     "dot needs two 1-D arrays of equal length");
             const double* ap = a.data();

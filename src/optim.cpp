@@ -9,10 +9,7 @@
 // which serializes them, so they need no lock of their own.
 #include <pybind11/stl.h>
 
-#include <unistd.h>
-
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <memory>
 #include <new>
@@ -29,17 +26,6 @@ namespace {
 using optim::LbfgsMemory;
 using release_gil = py::call_guard<py::gil_scoped_release>;
 
-[[noreturn]] void raise_memory_error(const std::string& message) {
-    PyErr_SetString(PyExc_MemoryError, message.c_str());
-    throw py::error_already_set();
-}
-
-std::string gib(double bytes) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f GiB", bytes / double(1 << 30));
-    return text;
-}
-
 // A memory of absurd size would otherwise either fail deep inside the allocator with a bare
 // "std::bad_alloc" or, when the kernel overcommits, be granted and then kill the process on
 // first touch. Sizes larger than the machine's physical memory are refused up front, with the
@@ -53,33 +39,34 @@ std::unique_ptr<LbfgsMemory> make_memory(int64_t n, int memory, bool single) {
     const double bytes = 2.0 * rows * (double(n) * item + sizeof(double));
     const std::string what = "LbfgsMemory(n=" + std::to_string(n) +
                              ", memory=" + std::to_string(memory) +
-                             (single ? ", single=True" : "") + ") needs " + gib(bytes);
-    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
-    if (pages > 0 && page_size > 0) {
-        const double physical = double(pages) * double(page_size);
-        if (bytes > physical)
-            raise_memory_error(what + ", more than this machine's " + gib(physical) +
-                               " of physical memory");
-    }
+                             (single ? ", single=True" : "") + ")";
+    check_physical_memory(bytes, what);
     try {
         py::gil_scoped_release release;
         return std::make_unique<LbfgsMemory>(n, memory, single);
     } catch (const std::bad_alloc&) {
-        raise_memory_error(what + ": the allocation failed");
+        raise_memory_error(what + " needs " + gib(bytes) + ": the allocation failed");
     } catch (const std::length_error&) {
-        raise_memory_error(what + ": the size overflows the address space");
+        raise_memory_error(what + " needs " + gib(bytes) +
+                           ": the size overflows the address space");
     }
 }
 
 template <void (LbfgsMemory::*Apply)(const double*, double*) const>
-py::array_t<double> apply_memory(const LbfgsMemory& mem, const carray<double>& v, py::object out) {
-    const double* vp = vector_arg(v, mem.n(), "v");
-    auto result = output_arg(out, mem.n());
+py::array_t<double> apply_memory(const LbfgsMemory& mem, py::handle v_obj, py::object out,
+                                 const char* fn) {
+    const auto v = real_array<double>(v_obj, fn, "v");
+    const double* vp = vector_arg(v, mem.n(), (std::string(fn) + ": v").c_str());
+    auto result = output_arg(out, mem.n(), fn);
     double* op = result.mutable_data();
     require(op != vp, "out must not alias v");
-    {
+    try {
         py::gil_scoped_release release;
         (mem.*Apply)(vp, op);
+    } catch (const std::runtime_error& e) {
+        // (apply_b: the compact form's middle matrix is numerically singular, which pairs of
+        // wildly different scales can make it: a property of the stored pairs, not a bug)
+        throw py::value_error(std::string(fn) + ": " + e.what() + " for the stored pairs");
     }
     return result;
 }
@@ -123,10 +110,14 @@ void bind_optim(py::module_& m) {
                                py::cpp_function(&LbfgsMemory::n_skipped, release_gil()))
         .def(
             "push",
-            [](LbfgsMemory& mem, const carray<double>& s, const carray<double>& y,
-               double skip_scale, double eps, double sy) {
-                const double* sp = vector_arg(s, mem.n(), "s");
-                const double* yp = vector_arg(y, mem.n(), "y");
+            [](LbfgsMemory& mem, py::handle s_obj, py::handle y_obj, double skip_scale,
+               double eps, double sy) {
+                const auto s = real_array<double>(s_obj, "LbfgsMemory.push", "s");
+                const auto y = real_array<double>(y_obj, "LbfgsMemory.push", "y");
+                const double* sp = vector_arg(s, mem.n(), "LbfgsMemory.push: s");
+                const double* yp = vector_arg(y, mem.n(), "LbfgsMemory.push: y");
+                require(!std::isinf(sy), "LbfgsMemory.push: sy must be finite (or NaN: "
+                                         "computed), got " + number(sy));
                 py::gil_scoped_release release;
                 return mem.push(sp, yp, skip_scale, eps, sy);
             },
@@ -137,11 +128,15 @@ void bind_optim(py::module_& m) {
             "Returns whether the pair was stored. sy: precomputed s.y (NaN: computed).")
         .def(
             "push_step",
-            [](LbfgsMemory& mem, const carray<double>& d, double step, const carray<double>& g_new,
-               const carray<double>& g_old, double skip_scale, double eps) {
-                const double* dp = vector_arg(d, mem.n(), "d");
-                const double* np_ = vector_arg(g_new, mem.n(), "g_new");
-                const double* op = vector_arg(g_old, mem.n(), "g_old");
+            [](LbfgsMemory& mem, py::handle d_obj, double step, py::handle g_new_obj,
+               py::handle g_old_obj, double skip_scale, double eps) {
+                const char* fn = "LbfgsMemory.push_step";
+                const auto d = real_array<double>(d_obj, fn, "d");
+                const auto g_new = real_array<double>(g_new_obj, fn, "g_new");
+                const auto g_old = real_array<double>(g_old_obj, fn, "g_old");
+                const double* dp = vector_arg(d, mem.n(), "LbfgsMemory.push_step: d");
+                const double* np_ = vector_arg(g_new, mem.n(), "LbfgsMemory.push_step: g_new");
+                const double* op = vector_arg(g_old, mem.n(), "LbfgsMemory.push_step: g_old");
                 require(std::isfinite(step), "step must be finite");
                 py::gil_scoped_release release;
                 return mem.push_step(dp, step, np_, op, skip_scale, eps);
@@ -156,9 +151,10 @@ void bind_optim(py::module_& m) {
              "s.y / y.y of the newest pair (1 when empty)")
         .def(
             "two_loop",
-            [](const LbfgsMemory& mem, const carray<double>& g, py::object out, bool negate) {
-                const double* gp = vector_arg(g, mem.n(), "g");
-                auto result = output_arg(out, mem.n());
+            [](const LbfgsMemory& mem, py::handle g_obj, py::object out, bool negate) {
+                const auto g = real_array<double>(g_obj, "LbfgsMemory.two_loop", "g");
+                const double* gp = vector_arg(g, mem.n(), "LbfgsMemory.two_loop: g");
+                auto result = output_arg(out, mem.n(), "LbfgsMemory.two_loop");
                 double* op = result.mutable_data();
                 require(op != gp, "out must not alias g");
                 {
@@ -169,10 +165,18 @@ void bind_optim(py::module_& m) {
             },
             py::arg("g"), py::arg("out") = py::none(), py::arg("negate") = false,
             "H_k g by the two-loop recursion, H_0 = gamma I (negate: -H_k g)")
-        .def("apply_b", &apply_memory<&LbfgsMemory::apply_b>, py::arg("v"),
-             py::arg("out") = py::none(), "B_k v from the compact representation")
-        .def("apply_h", &apply_memory<&LbfgsMemory::apply_h>, py::arg("v"),
-             py::arg("out") = py::none(), "H_k v from the compact representation")
+        .def(
+            "apply_b",
+            [](const LbfgsMemory& mem, py::handle v, py::object out) {
+                return apply_memory<&LbfgsMemory::apply_b>(mem, v, out, "LbfgsMemory.apply_b");
+            },
+            py::arg("v"), py::arg("out") = py::none(), "B_k v from the compact representation")
+        .def(
+            "apply_h",
+            [](const LbfgsMemory& mem, py::handle v, py::object out) {
+                return apply_memory<&LbfgsMemory::apply_h>(mem, v, out, "LbfgsMemory.apply_h");
+            },
+            py::arg("v"), py::arg("out") = py::none(), "H_k v from the compact representation")
         .def("pairs", &memory_pairs, "(S, Y): float64 copies of the stored pairs, (size, n), oldest first");
 
     py::class_<opt::MoreThuente>(m, "MoreThuente",
@@ -186,8 +190,19 @@ void bind_optim(py::module_& m) {
         .def_property_readonly("message", &opt::MoreThuente::message);
 
     py::class_<opt::Armijo>(m, "Armijo", "Backtracking line search to sufficient decrease.")
-        .def(py::init<double, double, double>(), py::arg("c1") = 1e-4, py::arg("shrink") = 0.5,
-             py::arg("stpmin") = 1e-20)
+        .def(py::init([](double c1, double shrink, double stpmin) {
+                 // Outside these ranges the search never ends (shrink 1 or NaN: the step never
+                 // changes; stpmin 0 or NaN: it is never reached) or accepts a step above the
+                 // first trial (shrink > 1).
+                 require(c1 > 0.0 && c1 < 1.0,
+                         "Armijo: c1 must lie in (0, 1), got " + number(c1));
+                 require(shrink > 0.0 && shrink < 1.0,
+                         "Armijo: shrink must lie in (0, 1), got " + number(shrink));
+                 require(stpmin > 0.0 && std::isfinite(stpmin),
+                         "Armijo: stpmin must be positive and finite, got " + number(stpmin));
+                 return std::make_unique<opt::Armijo>(c1, shrink, stpmin);
+             }),
+             py::arg("c1") = 1e-4, py::arg("shrink") = 0.5, py::arg("stpmin") = 1e-20)
         .def("start", &opt::Armijo::start, py::arg("f0"), py::arg("g0"), py::arg("step"))
         .def("iterate", &opt::Armijo::iterate, py::arg("f"))
         .def_property_readonly("step", &opt::Armijo::step)

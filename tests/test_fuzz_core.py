@@ -101,8 +101,8 @@ def _real_1d(a) -> bool:
 def test_level1_any_arrays(a, b, step):
     both_ok = _real_1d(a) and _real_1d(b) and a.shape == b.shape
     expect = "any" if both_ok else "error"
-    if {a.dtype.kind, b.dtype.kind} & set("bOU"):
-        expect = "any"  # booleans, object and string arrays of numbers are cast (reported)
+    if {a.dtype.kind, b.dtype.kind} & set("bcOU"):
+        expect = "type"  # booleans, complex, object and string arrays are refused, not cast
     ref_dot = float(np.dot(a.astype(float), b.astype(float))) if both_ok else None
 
     def check_dot(r):
@@ -124,41 +124,104 @@ def test_level1_layouts_equal_contiguous(item):
 
 
 def test_level1_refuses_complex_only_with_warnings_as_errors():
-    # (the fuzz tests run with ComplexWarning as an error, which turns the cast into a
-    # TypeError; test_level1_refuses_complex shows the default behaviour)
+    # (the fuzz tests run with ComplexWarning as an error; the refusal does not depend on it:
+    # test_level1_refuses_complex)
     with warnings.catch_warnings():
         warnings.simplefilter("error", np.exceptions.ComplexWarning)
         with pytest.raises(TypeError):
             _core.dot(np.ones(3, complex), np.ones(3))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_core (src/arrays.hpp carray forcecast): a complex array passed as a float64 "
-    "argument is cast with only a ComplexWarning (imaginary part dropped): "
-    "dot(np.full(3, 1 + 5j), np.ones(3)) == 3.0",
-)
 def test_level1_refuses_complex():
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
-        with pytest.raises(TypeError):
+        warnings.simplefilter("error")  # refused before any cast: no ComplexWarning either
+        with pytest.raises(TypeError, match=r"dot: a must be a real .* got a complex128 array"):
             _core.dot(np.full(3, 1 + 5j), np.ones(3))
+        with pytest.raises(TypeError, match="complex128"):
+            _core.dot(np.ones(3), [1.0, 2.0, 1j])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_core (src/arrays.hpp carray forcecast): boolean, string ('0.5'), bytes and object "
-    "arrays of numbers are converted silently by every float64 argument (dot, distance, "
-    "step_point, tridiagonal_eigh, symmetric_eigh, ...; convention: TypeError)",
-)
 @pytest.mark.parametrize(
     "a",
     [np.ones(3, bool), np.full(3, "0.5"), np.full(3, b"1"), np.full(3, 0.5, dtype=object)],
     ids=["bool", "string", "bytes", "object"],
 )
 def test_level1_refuses_non_numeric_arrays(a):
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="must be a real"):
         _core.dot(a, np.ones(3))
+
+
+_NON_REAL = {
+    "complex": lambda: np.full(4, 0.5 + 0j),
+    "bool": lambda: np.ones(4, bool),
+    "string": lambda: np.full(4, "0.5"),
+    "bytes": lambda: np.full(4, b"1"),
+    "object": lambda: np.full(4, 0.5, dtype=object),
+    "none": lambda: None,
+    "str": lambda: "0.5",
+}
+
+
+def _memory_call(method):
+    def call(v):
+        m = _core.LbfgsMemory(4, 2)
+        good = np.linspace(1, 2, 4)
+        m.push(good, good)
+        return {
+            "push": lambda: m.push(v, good),
+            "push_step": lambda: m.push_step(good, 0.5, v, good),
+            "two_loop": lambda: m.two_loop(v),
+            "apply_b": lambda: m.apply_b(v),
+            "apply_h": lambda: m.apply_h(v),
+        }[method]()
+
+    return call
+
+
+def _diag(v):
+    return np.diag(v) if isinstance(v, np.ndarray) else v
+
+
+_FLOAT_ARGUMENTS = {
+    "dot": lambda v: _core.dot(np.ones(4), v),
+    "distance": lambda v: _core.distance(v, np.ones(4)),
+    "step_point": lambda v: _core.step_point(np.ones(4), 0.5, v),
+    "tridiagonal_eigh": lambda v: _core.tridiagonal_eigh(v, np.ones(3)),
+    "gauss_quadrature": lambda v: _core.gauss_quadrature(np.ones(5), v),
+    "symmetric_eigh": lambda v: _core.symmetric_eigh(_diag(v)),
+    "lanczos_v0": lambda v: _core.lanczos(lambda x: x, v, 2),
+    "lanczos_product": lambda v: _core.lanczos(lambda x: v, np.ones(4), 2),
+    "eigsh_v0": lambda v: _core.eigsh(lambda x: x, v, 1, "LA", 1e-8, 3, 2),
+    "eigsh_product": lambda v: _core.eigsh(lambda x: v, np.ones(4), 1, "LA", 1e-8, 3, 2),
+    "assemble_ke": lambda v: _core.build_stiffness_pattern(1, 1, np.arange(8), False).assemble(
+        _diag(np.resize(v, 8)) if isinstance(v, np.ndarray) else v, np.ones(1)
+    ),
+    "csr_residual_b": lambda v: _core.csr_residual(
+        np.zeros(5, np.int32), np.zeros(0, np.int32), np.zeros(0), np.ones(4), v, False
+    ),
+    **{f"LbfgsMemory.{m}": _memory_call(m) for m in ("push", "push_step", "two_loop", "apply_b")},
+}
+
+
+@pytest.mark.parametrize("what", list(_NON_REAL))
+@pytest.mark.parametrize("call", list(_FLOAT_ARGUMENTS))
+def test_float_arguments_refuse_non_real_arrays(call, what):
+    """Every float64 argument of the bindings (and a Python product's result) refuses what is
+    no real array with a TypeError naming the function and the argument, before any cast."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TypeError, match="must be a real .*, got "):
+            _FLOAT_ARGUMENTS[call](_NON_REAL[what]())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.full(3, 2, np.int64), np.full(3, 0.5, np.float32), [1, 2, 3], np.uint8([1, 2, 3])],
+    ids=["int64", "float32", "list", "uint8"],
+)
+def test_float_arguments_accept_real_dtypes_and_lists(value):
+    expected = float(np.sum(np.asarray(value, dtype=np.float64)))
+    assert _core.dot(value, np.ones(3)) == expected
 
 
 # ------------------------------------------------------------------------------------------
@@ -193,14 +256,14 @@ def test_lbfgs_memory_bad_vectors(s, y, which):
         "apply_h": lambda: m.apply_h(s.value),
     }
     core(calls[which], "any")
-    # whatever happened, the memory is still usable, and finite on good input unless an inf or
-    # overflowing pair went in (test_lbfgs_non_finite_pairs_are_not_stored)
+    # whatever happened, the memory is still usable and finite on good input: NaN or inf
+    # pairs are refused, and pairs the products cannot use (overflowing s.y, y.y or s.s, y.y
+    # underflowing to 0 as for s = 1, y = 1e-300, gamma or 1 / gamma overflowing as for
+    # s = 5e-324, y = 1) are skipped (test_lbfgs_non_finite_pairs_are_not_stored)
     out = m.two_loop(good)
     assert out.shape == (5,)
-    non_finite = {"nan", "inf", "-inf", "huge", "-huge", "huge_mixed", "max_float", "big_int"}
-    non_finite |= {"tiny", "tiny_mixed", "subnormal"}  # s.y so small that 1/(s.y) overflows
-    if which not in ("push", "push_step") or not {s.what, y.what} & non_finite:
-        assert np.all(np.isfinite(out))
+    assert np.all(np.isfinite(out))
+    assert np.all(np.isfinite(m.apply_h(good)))
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.integers(2, 12), st.booleans())
@@ -221,48 +284,121 @@ def test_lbfgs_two_loop_equals_compact_products(seed, memory, n, single):
     np.testing.assert_allclose(m.apply_b(h2), g, rtol=1e-5 if single else 1e-8, atol=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_core (src/arrays.hpp output_arg): out=float32/int64 arrays (or a list) are "
-    "converted to a temporary float64 copy; the result is written there and the caller's out "
-    "is left untouched, silently (LbfgsMemory.two_loop/apply_b/apply_h, "
-    "StiffnessPattern.assemble)",
-)
-@pytest.mark.parametrize("out", ["float32", "int64", "list"])
-@pytest.mark.parametrize("method", ["two_loop", "apply_h", "assemble"])
-def test_out_arguments_are_written_or_refused(method, out):
+def _out_call(method, buffer):
     if method == "assemble":
         pattern = _core.build_stiffness_pattern(1, 1, np.arange(8), False)
-        n = pattern.nnz
-        buffer = [0.0] * n if out == "list" else np.zeros(n, dtype=out)
-        result = pattern.assemble(np.eye(8), np.ones(1), buffer)
-    else:
-        m = _core.LbfgsMemory(3, 2)
-        buffer = [0.0] * 3 if out == "list" else np.zeros(3, dtype=out)
-        result = getattr(m, method)(np.ones(3), out=buffer)
-    assert np.shares_memory(result, buffer) if isinstance(buffer, np.ndarray) else False
+        return pattern.assemble(np.eye(8), np.ones(1), buffer)
+    m = _core.LbfgsMemory(3, 2)
+    m.push(np.array([1.0, 0.5, 0.25]), np.ones(3))
+    return getattr(m, method)(np.ones(3), out=buffer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_core LbfgsMemory.push: a pair with an inf entry (s = 1, y = [1, 1, inf, 1, 1]), pairs "
-    "whose s.y overflows (s = y = 1e300) or whose s.y is subnormal (s = 5e-324, y = 1: 1/s.y "
-    "overflows) are stored, and every later two_loop/apply_h returns NaN",
+_NNZ = {"assemble": _core.build_stiffness_pattern(1, 1, np.arange(8), False).nnz}
+
+
+@pytest.mark.parametrize("out", ["float32", "int64", "list", "big_endian"])
+@pytest.mark.parametrize("method", ["two_loop", "apply_h", "apply_b", "assemble"])
+def test_out_arguments_of_another_dtype_are_refused(method, out):
+    """An out= the result cannot be written into in place is a TypeError (it used to be
+    converted to a temporary float64 copy, written there, and the caller's buffer left alone)."""
+    n = _NNZ.get(method, 3)
+    buffer = (
+        [0.0] * n if out == "list" else np.zeros(n, dtype=">f8" if out == "big_endian" else out)
+    )
+    with pytest.raises(TypeError, match="out must be a float64 array"):
+        _out_call(method, buffer)
+
+
+@pytest.mark.parametrize("method", ["two_loop", "apply_h", "apply_b", "assemble"])
+def test_out_arguments_are_written_in_place(method):
+    n = _NNZ.get(method, 3)
+    buffer = np.full(n, np.nan)
+    result = _out_call(method, buffer)
+    assert np.shares_memory(result, buffer) and np.all(np.isfinite(buffer))
+    with pytest.raises(ValueError, match="out must be a writeable contiguous"):
+        _out_call(method, np.zeros(2 * n)[::2])
+    readonly = np.zeros(n)
+    readonly.setflags(write=False)
+    with pytest.raises(ValueError, match="read-only"):
+        _out_call(method, readonly)
+
+
+@pytest.mark.parametrize("single", [False, True], ids=["float64", "float32"])
+@pytest.mark.parametrize("method", ["push", "push_step"])
+@pytest.mark.parametrize(
+    "pair",
+    [
+        "inf_entry",
+        "nan_entry",
+        "-inf_entry",
+        "overflow",
+        "ss_overflow",
+        "yy_underflow",
+        "subnormal",
+    ],
 )
-@pytest.mark.parametrize("pair", ["inf_entry", "overflow", "subnormal"])
-def test_lbfgs_non_finite_pairs_are_not_stored(pair):
-    m = _core.LbfgsMemory(5, 3)
+def test_lbfgs_non_finite_pairs_are_not_stored(pair, method, single):
+    """NaN or inf entries are refused (ValueError, nothing stored); finite pairs whose products
+    overflow or underflow are skipped like a failed curvature test (push returns False): s.y
+    overflowing (s = y = 1e300), s.s overflowing (s = 1e300, y = 1), y.y underflowing to 0
+    (s = 1, y = 1e-300), 1 / gamma overflowing (s = 5e-324, y = 1; in float32 storage s
+    rounds to 0: a failed curvature test)."""
+    m = _core.LbfgsMemory(5, 3, single)
     good = np.linspace(1, 2, 5)
     m.push(good, good)
     s, y = {
         "inf_entry": (np.ones(5), np.array([1.0, 1.0, np.inf, 1.0, 1.0])),
+        "nan_entry": (np.array([np.nan, 1.0, 1.0, 1.0, 1.0]), np.ones(5)),
+        "-inf_entry": (np.array([1.0, 1.0, 1.0, 1.0, -np.inf]), np.ones(5)),
         "overflow": (np.full(5, 1e300), np.full(5, 1e300)),
+        "ss_overflow": (np.full(5, 1e300), np.ones(5)),
+        "yy_underflow": (np.ones(5), np.full(5, 1e-300)),
         "subnormal": (np.full(5, 5e-324), np.ones(5)),
     }[pair]
-    try:
-        m.push(s, y)
-    except ValueError:
-        pass
+    if method == "push":
+        push = lambda: m.push(s, y)  # noqa: E731
+    else:  # s = 1 * s, y = y - 0
+        push = lambda: m.push_step(s, 1.0, y, np.zeros(5))  # noqa: E731
+    before = (m.two_loop(good), m.apply_h(good), m.apply_b(good))
+    if pair.endswith("_entry"):
+        with pytest.raises(ValueError, match="must be finite"):
+            push()
+        assert m.n_skipped == 0
+    else:
+        assert push() is False
+        assert m.n_skipped == 1
+    assert m.size == 1 and m.n_pushed == 1
+    after = (m.two_loop(good), m.apply_h(good), m.apply_b(good))
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert np.all(np.isfinite(b))
+
+
+def test_lbfgs_push_step_refuses_a_non_finite_step_or_gradient():
+    m = _core.LbfgsMemory(3, 2)
+    with pytest.raises(ValueError, match="finite"):
+        m.push_step(np.ones(3), np.inf, np.ones(3), np.zeros(3))
+    with pytest.raises(ValueError, match="must be finite"):
+        m.push_step(np.ones(3), 1.0, np.array([1.0, np.inf, 1.0]), np.array([0.0, np.inf, 0.0]))
+    assert m.size == 0
+
+
+def test_lbfgs_push_refuses_an_infinite_precomputed_sy():
+    m = _core.LbfgsMemory(2, 2)
+    with pytest.raises(ValueError, match="sy must be finite"):
+        m.push(np.ones(2), np.ones(2), sy=np.inf)
+    assert m.size == 0
+
+
+def test_lbfgs_apply_b_of_a_singular_middle_matrix_is_a_value_error():
+    """Pairs of wildly different scales can make the compact form's middle matrix singular in
+    floating point: a ValueError, not a RuntimeError."""
+    m = _core.LbfgsMemory(5, 3)
+    good = np.linspace(1, 2, 5)
+    m.push(good, good)
+    assert m.push(good, np.full(5, 2.0**62))
+    with pytest.raises(ValueError, match="singular"):
+        m.apply_b(good)
     assert np.all(np.isfinite(m.two_loop(good)))
 
 
@@ -331,15 +467,48 @@ def test_eigsh_binding(product, k, which, tol, ncv, restarts):
     )
 
 
-@given(diag=bad_arrays((5,), exclude={"max_float"}), off=bad_arrays((4,), exclude={"max_float"}))
+@pytest.mark.parametrize("call", ["lanczos", "lanczos_basis", "eigsh"])
+def test_lanczos_and_eigsh_huge_bases_are_clear_memory_errors(call):
+    """A Krylov basis beyond the machine's memory is a MemoryError naming the size, raised
+    before anything is allocated (it was a bare MemoryError 'std::bad_alloc'): 4e6 x 4e6
+    floats, 116 TiB."""
+    n = 4 * 10**6
+    run = in_subprocess(
+        f"""
+        n = {n}
+        v0 = np.ones(n)
+        product = lambda x: x
+        calls = {{
+            "lanczos": lambda: core.lanczos(product, v0, n),
+            "lanczos_basis": lambda: core.lanczos(product, v0, n, return_basis=True),
+            "eigsh": lambda: core.eigsh(product, v0, 1, "LA", 1e-8, n, 1),
+        }}
+        try:
+            calls["{call}"]()
+        except MemoryError as e:
+            print("MemoryError:", e)
+        """,
+        timeout=20.0,
+    )
+    assert run.returncode == 0, run.stderr[-300:]
+    name = call.split("_")[0]
+    assert f"MemoryError: {name}(n={n}" in run.stdout, run.stdout
+    assert "GiB" in run.stdout and "std::" not in run.stdout
+
+
+@given(diag=bad_arrays((5,)), off=bad_arrays((4,)))
 def test_tridiagonal_bindings(diag, off):
+    """max_float entries included: solved scaled, or a ValueError when the eigenvalues
+    overflow (test_tridiagonal_eigh_of_a_max_float_entry)."""
+
     def check(result):
         for a in result:
             assert np.all(np.isfinite(a))
 
+    # (a TypeError, or the ValueError of a bad diag checked before off's type)
     expect = "error" if "type" in (diag.expect, off.expect) else "any"
-    if {diag.what, off.what} & {"bool", "object_numbers", "string", "bytes"}:
-        expect = "any"  # booleans and object arrays of numbers are cast (reported with dot)
+    if diag.expect == "type":
+        expect = "type"
     core(lambda: _core.tridiagonal_eigh(diag.value, off.value), expect, check=check)
     core(lambda: _core.gauss_quadrature(diag.value, off.value), expect, check=check)
 
@@ -350,9 +519,7 @@ def test_symmetric_eigh_binding(case):
         w, Z = result
         assert np.all(np.isfinite(w)) and np.all(np.isfinite(Z))
 
-    # booleans and object arrays of numbers are cast (reported with dot)
-    cast = ("bool", "object_numbers", "string", "bytes")
-    expect = "error" if case.expect == "type" and case.what not in cast else "any"
+    expect = "type" if case.expect == "type" else "any"
     core(lambda: _core.symmetric_eigh(case.value), expect, check=check)
 
 
@@ -379,7 +546,8 @@ def test_assemble_binding(ke, young, which):
     pattern = _core.build_stiffness_pattern(3, 2, np.arange(n_dof, dtype=np.int64), False)
     good_ke, good_young = np.eye(8), np.ones(6)
     args = (ke.value, good_young) if which == "ke" else (good_ke, young.value)
-    result = core(lambda: pattern.assemble(*args), "any")
+    expect = "type" if (ke if which == "ke" else young).expect == "type" else "any"
+    result = core(lambda: pattern.assemble(*args), expect)
     if result is not None:
         assert result.shape == (pattern.nnz,)
 
@@ -388,53 +556,97 @@ def test_assemble_binding(ke, young, which):
     mask=any_arrays(max_len=5),
     radius=st.one_of(
         st.floats(-1.0, 30.0),
-        st.sampled_from([0.0, 1e-300, float("inf"), "2", None]),
+        st.sampled_from([0.0, 1e-300, float("inf"), float("nan"), "2", None]),
+        st.sampled_from([1e5, 1e9, 2.0**63, 1e300, float(np.finfo(float).max)]),
     ),
 )
 def test_cone_filter_binding(mask, radius):
-    """Radii up to 30 only: larger ones hang or exhaust memory (test_cone_filter_binding_*)."""
+    """Any mask, radii from below 0 to 1e300 (a 3x3 grid at radius 1e9 once ran for hours)."""
     expect = "any"
-    if mask.dtype.kind == "c":
-        expect = "error"  # (object and string arrays of numbers are cast: reported)
+    if mask.dtype.kind in "cOU":
+        expect = "type"  # complex, object and string masks are refused, not cast
 
     def check(result):
         indptr, indices, data = result
         assert indptr.shape == (mask.size + 1,)
         assert np.all(np.isfinite(data))
+        assert indices.size == indptr[-1] == data.size
+        assert np.all(indices >= 0) and np.all(indices < mask.size)
 
     core(lambda: _core.cone_filter(mask, radius), expect, check=check)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_core.cone_filter (src/fem.cpp, uint8 forcecast): a float mask of 0.5 becomes 0 "
-    "(an empty filter) and -1 becomes 255, silently",
+@pytest.mark.parametrize(
+    "mask",
+    [
+        np.full((3, 3), 0.5),
+        np.full((3, 3), -1.0),
+        np.full((3, 3), 2, np.int64),
+        np.full((3, 3), -1, np.int8),
+        np.full((3, 3), np.nan),
+        np.full((3, 3), 256, np.int64),  # (would wrap to 0 in uint8)
+    ],
+    ids=["0.5", "-1.0", "2", "int8_-1", "nan", "256"],
 )
-def test_cone_filter_binding_refuses_non_boolean_masks():
-    with pytest.raises((TypeError, ValueError)):
-        _core.cone_filter(np.full((3, 3), 0.5), 2.0)
+def test_cone_filter_binding_refuses_non_boolean_masks(mask):
+    with pytest.raises(ValueError, match="cone_filter: mask must be a boolean array"):
+        _core.cone_filter(mask, 2.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_core.cone_filter (cpp/fem/filter.cpp): the stencil loop covers ceil(radius) in "
-    "each direction whatever the grid: radius 1e9 on a 3x3 mask runs for hours, 1e5 raises "
-    "MemoryError 'std::bad_alloc', 1e300 (ceil beyond int64) returns an empty filter",
+@pytest.mark.parametrize(
+    "mask",
+    [np.full((3, 3), 1 + 0j), np.full((3, 3), "1"), np.full((3, 3), 1, dtype=object), None],
+    ids=["complex", "string", "object", "none"],
 )
-@pytest.mark.parametrize("radius", [1e5, 1e9, 1e300])
+def test_cone_filter_binding_refuses_non_real_masks(mask):
+    with pytest.raises(TypeError, match="cone_filter: mask must be a boolean array"):
+        _core.cone_filter(mask, 2.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64, np.uint8, np.float32])
+def test_cone_filter_binding_accepts_0_1_masks(dtype):
+    mask = np.array([[1, 0, 1], [1, 1, 0]], dtype=bool)
+    expected = _core.cone_filter(mask, 1.5)
+    for a, b in zip(_core.cone_filter(mask.astype(dtype), 1.5), expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("radius", [1e5, 1e9, 1e300, float(np.finfo(float).max)])
 def test_cone_filter_binding_huge_radius(radius):
+    """A radius beyond the grid covers the whole grid: every weight is about the radius, so
+    every entry is 1/9 on a full 3x3 mask (the stencil is limited to the grid, and the
+    weights are divided by the radius where their sums would overflow)."""
     try:
         run = in_subprocess(
             f"""
-            r = core.cone_filter(np.ones((3, 3), np.uint8), {radius!r})
-            assert r[1].size > 0, "empty filter"
+            indptr, indices, data = core.cone_filter(np.ones((3, 3), np.uint8), {radius!r})
+            assert indices.size > 0, "empty filter"
+            assert indptr.tolist() == list(range(0, 82, 9)), indptr
+            assert np.allclose(data, 1 / 9, rtol=1e-4), data
             print("ok")
             """,
-            timeout=4.0,
+            timeout=10.0,
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"cone_filter(3x3, {radius}) hangs")
     assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-300:]
+
+
+def test_cone_filter_binding_too_large_for_memory():
+    """A filter that cannot fit in memory is a MemoryError naming its size, raised before
+    anything is allocated (3000 x 3000 cells at radius 1e9: petabytes)."""
+    run = in_subprocess(
+        """
+        try:
+            core.cone_filter(np.ones((3000, 3000), bool), 1e9)
+        except MemoryError as e:
+            print("MemoryError:", e)
+        """,
+        timeout=20.0,
+    )
+    assert run.returncode == 0, run.stderr[-300:]
+    assert "MemoryError: cone_filter(radius=1e+09) on a 3000 x 3000 grid needs" in run.stdout
+    assert "GiB" in run.stdout and "std::" not in run.stdout
 
 
 # ------------------------------------------------------------------------------------------
@@ -453,31 +665,66 @@ def test_csr_residual_consistent_patterns(indptr, indices, n_data):
     core(lambda: _core.csr_residual(ip, ix, data, np.ones(2), np.ones(2), False), "any")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_core.csr_residual (src/fem.cpp): a negative indptr[0] is not checked; rows are read "
-    "from data[indptr[0]] before the array (out of bounds: NaN results for -100000, a segfault "
-    "for -2**31); a 0-d b raises IndexError 'invalid axis' instead of ValueError",
+@given(
+    indptr=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=3, max_size=3),
+    n_data=st.integers(0, 6),
 )
-@pytest.mark.parametrize("case", ["negative_indptr", "min_int_indptr", "0d_b"])
+def test_csr_residual_any_indptr(indptr, n_data):
+    """Any int32 indptr (negative, decreasing, beyond the arrays): a ValueError, or a result
+    only for a pattern inside the arrays. Run in-process: the checks come before any read."""
+    ip = np.array(indptr, dtype=np.int32)
+    valid = 0 <= ip[0] <= ip[1] <= ip[2] <= n_data
+
+    def call():
+        ix = np.zeros(n_data, np.int32)
+        return _core.csr_residual(ip, ix, np.ones(n_data), np.ones(2), np.ones(2), False)
+
+    if valid:
+        core(call, "ok")
+    else:
+        with pytest.raises(ValueError, match="csr_residual: "):
+            call()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["negative_indptr", "min_int_indptr", "0d_b", "0d_x", "0d_data", "2d_indices", "wrapping"],
+)
 def test_csr_residual_refuses_bad_patterns(case):
     code = {
         "negative_indptr": "ip = np.array([-100000, 0], np.int32); b = np.ones(1)",
         "min_int_indptr": "ip = np.array([-(2**31), 0], np.int32); b = np.ones(1)",
         "0d_b": "ip = np.array([0, 0], np.int32); b = np.array(1.0)",
+        "0d_x": "ip = np.array([0, 0], np.int32); b = np.ones(1); x = np.array(1.0)",
+        "0d_data": "ip = np.array([0, 0], np.int32); b = np.ones(1); data = np.array(1.0)",
+        "2d_indices": "ip = np.zeros(2, np.int32); b = np.ones(1); ix = np.zeros((1, 1), np.int32)",
+        # int64 entries beyond int32 would wrap in a cast (2**32 -> 0)
+        "wrapping": "ip = np.array([2**32, 2**32], np.int64); b = np.ones(1)",
     }[case]
     run = in_subprocess(
-        code
+        "x = np.ones(1); data = np.zeros(0); ix = np.zeros(0, np.int32)\n"
+        + code
         + """
 try:
-    core.csr_residual(ip, np.zeros(0, np.int32), np.zeros(0), np.ones(1), b, False)
+    core.csr_residual(ip, ix, data, x, b, False)
     print("result")
-except ValueError:
-    print("ValueError")
+except ValueError as e:
+    print("ValueError", e)
 """
     )
     assert run.returncode == 0, f"crashed with return code {run.returncode}"
-    assert "ValueError" in run.stdout, run.stdout + run.stderr[-300:]
+    assert "ValueError csr_residual: " in run.stdout, run.stdout + run.stderr[-300:]
+
+
+@pytest.mark.parametrize("arg", ["indptr", "indices"])
+@pytest.mark.parametrize("dtype", [np.float64, np.bool_, np.complex128])
+def test_csr_residual_refuses_non_integer_index_arrays(arg, dtype):
+    arrays = {"indptr": np.array([0, 1]), "indices": np.array([0])}
+    arrays[arg] = arrays[arg].astype(dtype)
+    with pytest.raises(TypeError, match=f"csr_residual: {arg} must be an integer array"):
+        _core.csr_residual(
+            arrays["indptr"], arrays["indices"], np.ones(1), np.ones(1), np.ones(1), False
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -526,36 +773,76 @@ def test_armijo_terminates(c1, shrink):
         assert 0 < search.step <= 1.0, "converged to a step above the first trial"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_core.Armijo (cpp/optim line search): shrink=1.0 or NaN is accepted and the search "
-    "never ends (the step never changes); shrink=2.0 is accepted and 'converges' at a step 4x the "
-    "first trial after a failed decrease",
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"shrink": 1.0},
+        {"shrink": 2.0},
+        {"shrink": float("nan")},
+        {"shrink": 0.0},
+        {"shrink": -0.5},
+        {"shrink": float("inf")},
+        {"c1": 0.0},
+        {"c1": 1.0},
+        {"c1": -1.0},
+        {"c1": 2.0},
+        {"c1": float("nan")},
+        {"stpmin": 0.0},
+        {"stpmin": -1.0},
+        {"stpmin": float("nan")},
+        {"stpmin": float("inf")},
+    ],
+    ids=lambda kw: "-".join(f"{k}={v}" for k, v in kw.items()),
 )
-@pytest.mark.parametrize("shrink", [1.0, 2.0, float("nan")])
-def test_armijo_refuses_shrink_factors_outside_0_1(shrink):
-    search = core(lambda: _core.Armijo(shrink=shrink), "any")
-    if search is None:
-        return
-    task = _drive(search, (1.0, -1.0, 1.0), lambda s: s.iterate(5.0))
-    assert task != _core.Task.EVALUATE, "the line search never ends"
-    if task == _core.Task.CONVERGED:
-        assert 0 < search.step <= 1.0, "converged to a step above the first trial"
+def test_armijo_refuses_constants_outside_their_ranges(kwargs):
+    """shrink 1 or NaN never ended, shrink 2 'converged' at a step 4x the first trial; c1 and
+    stpmin outside their ranges end the same ways: ValueError naming the constant."""
+    (name,) = kwargs
+    with pytest.raises(ValueError, match=f"Armijo: {name} must"):
+        _core.Armijo(**kwargs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_core.tridiagonal_eigh (cpp/linalg): an entry of 1.8e308 (diagonal or "
-    "off-diagonal) raises RuntimeError 'tridiagonal_eigh: no convergence' (overflow inside the "
-    "QL sweeps) instead of a ValueError or a scaled solve",
-)
+@pytest.mark.parametrize("shrink", [0.5, 0.1, 0.999])
+def test_armijo_shrink_factors_inside_0_1(shrink):
+    search = _core.Armijo(shrink=shrink)
+    task = _drive(search, (1.0, -1.0, 1.0), lambda s: s.iterate(5.0), max_iter=100_000)
+    assert task == _core.Task.WARNING and 0 < search.step <= 1.0
+
+
+def test_tridiagonal_eigh_of_a_max_float_entry_off_diagonal():
+    """An off-diagonal entry of 1.8e308 raised RuntimeError 'no convergence' (overflow in the
+    QL sweeps): the matrix is solved scaled by a power of two, the eigenvalues scaled back."""
+    big = np.finfo(float).max
+    off = np.full(4, 0.25)
+    off[2] = big
+    w, Z = _core.tridiagonal_eigh(np.zeros(5), off)
+    assert np.all(np.isfinite(w)) and np.all(np.isfinite(Z))
+    scale = 2.0**-1022  # (exact: the entry becomes about 4)
+    T = np.diag(off * scale, 1) + np.diag(off * scale, -1)
+    np.testing.assert_allclose(w * scale, np.linalg.eigvalsh(T), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(Z.T @ Z, np.eye(5), atol=1e-12)
+    nodes, weights = _core.gauss_quadrature(np.zeros(5), off)
+    np.testing.assert_array_equal(nodes, w)
+    assert weights.sum() == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize("where", ["diag", "off"])
 def test_tridiagonal_eigh_of_a_max_float_entry(where):
+    """Finite eigenvalues, or a ValueError when they lie beyond float64 (1.8e308 on the
+    diagonal plus couplings of 1e300)."""
     diag, off = np.zeros(5), np.full(4, 0.25)
     (diag if where == "diag" else off)[2] = np.finfo(float).max
     if where == "diag":
         off[:] = 1e300
-    core(lambda: _core.tridiagonal_eigh(diag, off), "any")
+
+    def check(result):
+        for a in result:
+            assert np.all(np.isfinite(a))
+
+    result = core(lambda: _core.tridiagonal_eigh(diag, off), "any", check=check)
+    if result is None:
+        with pytest.raises(ValueError, match="overflow"):
+            _core.tridiagonal_eigh(diag, off)
 
 
 @given(

@@ -182,8 +182,14 @@ def test_memory_curvature_skip_rule():
     assert mem.push(s2, -y2) is False
     assert mem.push(s2, y2, skip_scale=1.0) is True
     assert mem.n_skipped == 4 and mem.n_pushed == 2 and mem.size == 2
-    # A NaN pair is rejected, not stored.
-    assert mem.push(s, np.full(n, np.nan)) is False
+    # A NaN or inf pair is refused (ValueError): neither stored nor counted as skipped.
+    with pytest.raises(ValueError, match="must be finite"):
+        mem.push(s, np.full(n, np.nan))
+    with pytest.raises(ValueError, match="must be finite"):
+        mem.push(np.full(n, np.inf), y)
+    assert mem.n_skipped == 4 and mem.size == 2
+    # A finite pair whose s.y overflows is skipped like a failed curvature test.
+    assert mem.push(np.full(n, 1e300), np.full(n, 1e300)) is False
     assert mem.n_skipped == 5 and mem.size == 2
     # sy= overrides the computed s.y in the test.
     assert mem.push(s, y, skip_scale=1.0, eps=1.0, sy=0.5) is False

@@ -1,6 +1,8 @@
 #include "fem/filter.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace toposcape::fem {
@@ -12,12 +14,22 @@ CsrMatrix cone_filter(int64_t height, int64_t width, const uint8_t* mask, double
     }
     // Offsets with a positive weight (distance < radius), in increasing (dy, dx) order so that
     // every row's column indices come out sorted.
+    // Offsets that reach outside the grid from every cell are left out: they add no entry,
+    // and a radius far beyond the grid would otherwise make the loop (and the reservation
+    // below) huge, or overflow int64 for ceil(radius).
     struct Offset { int64_t dy, dx; double w; };
     std::vector<Offset> offsets;
-    const int64_t span = static_cast<int64_t>(std::ceil(radius));
-    for (int64_t dy = -span; dy <= span; ++dy) {
-        for (int64_t dx = -span; dx <= span; ++dx) {
-            const double w = radius - std::sqrt(static_cast<double>(dx * dx + dy * dy));
+    const double span = std::ceil(radius);
+    const int64_t span_y = span >= double(height - 1) ? height - 1 : static_cast<int64_t>(span);
+    const int64_t span_x = span >= double(width - 1) ? width - 1 : static_cast<int64_t>(span);
+    // With weights near the largest double the column sums would overflow: the weights are
+    // then divided by the radius, which leaves F unchanged (its rows are normalised).
+    const double max_sum = radius * double(2 * span_y + 1) * double(2 * span_x + 1);
+    const bool scaled = !(max_sum <= std::numeric_limits<double>::max());
+    for (int64_t dy = -span_y; dy <= span_y; ++dy) {
+        for (int64_t dx = -span_x; dx <= span_x; ++dx) {
+            const double d = std::sqrt(static_cast<double>(dx * dx + dy * dy));
+            const double w = scaled ? 1.0 - d / radius : radius - d;
             if (w > 0.0) offsets.push_back({dy, dx, w});
         }
     }
@@ -27,8 +39,13 @@ CsrMatrix cone_filter(int64_t height, int64_t width, const uint8_t* mask, double
     F.n_rows = n;
     F.n_cols = n;
     F.indptr.assign(n + 1, 0);
-    F.indices.reserve(static_cast<size_t>(n) * offsets.size());
-    F.data.reserve(static_cast<size_t>(n) * offsets.size());
+    // Room for a full stencil per designable cell (each row has at most n entries).
+    int64_t designable = 0;
+    for (int64_t i = 0; i < n; ++i) designable += mask[i] != 0;
+    const size_t capacity = static_cast<size_t>(designable) *
+                            std::min(offsets.size(), static_cast<size_t>(n));
+    F.indices.reserve(capacity);
+    F.data.reserve(capacity);
     std::vector<double> column_sum(n, 0.0);
     for (int64_t y = 0; y < height; ++y) {
         for (int64_t x = 0; x < width; ++x) {

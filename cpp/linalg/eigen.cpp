@@ -33,6 +33,20 @@ void tridiagonal_eigh(const std::vector<double>& diag, const std::vector<double>
     w = diag;
     std::vector<double> e(k, 0.0);  // e[i] couples rows i and i + 1; e[k - 1] = 0
     for (int i = 0; i + 1 < k; ++i) e[i] = off[i];
+    // Entries near the largest double overflow inside the sweeps (w[m] - w[l], 2 c b, ...):
+    // such a matrix is solved scaled by a power of two, which every step below commutes with
+    // exactly, and its eigenvalues scaled back (they may then overflow: the caller checks).
+    // Any ordinary matrix is left as it is, bit for bit.
+    double amax = 0.0;
+    for (int i = 0; i < k; ++i) amax = std::max({amax, std::fabs(w[i]), std::fabs(e[i])});
+    int exponent = 0;
+    if (amax > 0x1p500 && std::isfinite(amax)) {
+        std::frexp(amax, &exponent);
+        for (int i = 0; i < k; ++i) {
+            w[i] = std::ldexp(w[i], -exponent);
+            e[i] = std::ldexp(e[i], -exponent);
+        }
+    }
     Z.assign(static_cast<size_t>(k) * k, 0.0);
     for (int i = 0; i < k; ++i) Z[i * k + i] = 1.0;
     const double eps = std::numeric_limits<double>::epsilon();
@@ -85,6 +99,8 @@ void tridiagonal_eigh(const std::vector<double>& diag, const std::vector<double>
             e[m] = 0.0;
         } while (m != l);
     }
+    if (exponent != 0)
+        for (int i = 0; i < k; ++i) w[i] = std::ldexp(w[i], exponent);
     sort_pairs(w, Z, k);
 }
 

@@ -14,6 +14,12 @@ namespace toposcape::optim {
 
 namespace {
 
+bool all_finite(const double* v, int64_t n) {
+    for (int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(v[i])) return false;
+    return true;
+}
+
 // Entry i of a curvature pair, either stored vectors (s, y) or formed on the fly as
 // (step * d, g_new - g_old).
 struct StoredPair {
@@ -21,6 +27,10 @@ struct StoredPair {
     const double* y;
     double s_at(int64_t i) const { return s[i]; }
     double y_at(int64_t i) const { return y[i]; }
+    bool finite(int64_t n) const { return all_finite(s, n) && all_finite(y, n); }
+    static const char* what() {
+        return "LbfgsMemory.push: s and y must be finite (NaN or inf entry)";
+    }
 };
 struct StepPair {
     const double* d;
@@ -29,6 +39,13 @@ struct StepPair {
     const double* g_old;
     double s_at(int64_t i) const { return step * d[i]; }
     double y_at(int64_t i) const { return g_new[i] - g_old[i]; }
+    bool finite(int64_t n) const {
+        return std::isfinite(step) && all_finite(d, n) && all_finite(g_new, n) &&
+               all_finite(g_old, n);
+    }
+    static const char* what() {
+        return "LbfgsMemory.push_step: step, d, g_new and g_old must be finite (NaN or inf entry)";
+    }
 };
 
 // Solve the dense k x k system A x = b in place (Gaussian elimination, partial pivoting).
@@ -119,7 +136,7 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
     const int64_t dst = (head_ + count_) % slots_;
     T* ps = s_slot<T>(dst);
     T* py = y_slot<T>(dst);
-    double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+    double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0}, c[4] = {0, 0, 0, 0};
     int64_t i = 0;
     for (; i + 4 <= n_; i += 4) {
         for (int l = 0; l < 4; ++l) {
@@ -129,6 +146,7 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
             py[i + l] = y;
             a[l] += static_cast<double>(s) * static_cast<double>(y);
             b[l] += static_cast<double>(y) * static_cast<double>(y);
+            c[l] += static_cast<double>(s) * static_cast<double>(s);
         }
     }
     for (; i < n_; ++i) {
@@ -138,12 +156,28 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
         py[i] = y;
         a[0] += static_cast<double>(s) * static_cast<double>(y);
         b[0] += static_cast<double>(y) * static_cast<double>(y);
+        c[0] += static_cast<double>(s) * static_cast<double>(s);
     }
     const double sy_stored = (a[0] + a[1]) + (a[2] + a[3]);
+    const double yy = (b[0] + b[1]) + (b[2] + b[3]);
+    // A NaN or inf entry in s or y makes s.y or y.y non-finite (an inf y_i gives y.y = inf; an
+    // inf s_i gives s_i y_i = inf or NaN), so the entries need a second look only then: such a
+    // pair is refused; a finite pair whose products overflow is skipped below.
+    if ((!std::isfinite(sy_stored) || !std::isfinite(yy)) && !pair.finite(n_))
+        throw std::invalid_argument(pair.what());
     // A precomputed s.y is used as given with double storage. With float storage it must be
     // s.y of the rounded pair, or B_k and H_k would stop being inverses of each other.
     if (std::isnan(sy) || !std::is_same_v<T, double>) sy = sy_stored;
-    if (!(sy > eps * skip_scale)) {  // also rejects NaN
+    // Skipped like a failed curvature test: s.y <= eps * skip_scale (also NaN), and pairs the
+    // products cannot use, which would make every later two-loop or compact product NaN or
+    // inf: s.y, y.y or s.s overflowing (or an infinite precomputed s.y), y.y underflowing to
+    // 0, gamma = s.y / y.y or its inverse overflowing (H_0 = gamma I, B_0 = I / gamma), or
+    // s.s / gamma overflowing (the compact form of B_k holds S^T S / gamma).
+    const double ss = (c[0] + c[1]) + (c[2] + c[3]);
+    const double gamma = sy / yy;
+    if (!(sy > eps * skip_scale) || !std::isfinite(sy) || !std::isfinite(sy_stored) ||
+        !(yy > 0.0) || !std::isfinite(yy) || !std::isfinite(ss) || !std::isfinite(gamma) ||
+        !std::isfinite(1.0 / gamma) || !std::isfinite(ss / gamma)) {
         ++skipped_;
         return false;
     }
@@ -153,7 +187,7 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
         head_ = (head_ + 1) % slots_;  // drop the oldest
     }
     sy_[dst] = sy;
-    yy_[dst] = (b[0] + b[1]) + (b[2] + b[3]);
+    yy_[dst] = yy;
     ++pushed_;
     gram_valid_ = false;
     return true;

@@ -37,7 +37,10 @@ public:
     int64_t n_skipped() const;
 
     // Store (s, y) unless the curvature test fails: the pair is skipped when
-    // s.y <= eps * skip_scale (L-BFGS-B's rule uses skip_scale = -g_old.s > 0).
+    // s.y <= eps * skip_scale (L-BFGS-B's rule uses skip_scale = -g_old.s > 0). Pairs whose
+    // s.y or y.y overflow, whose y.y underflows to 0 or whose s.y / y.y overflows are skipped
+    // the same way (the recursion would turn them into NaN); a NaN or inf entry in s or y
+    // (push_step: in step, d, g_new or g_old) throws std::invalid_argument, nothing stored.
     // `sy` may pass a precomputed s.y (NaN: compute it; ignored with single storage, where
     // s.y of the rounded pair is used). Returns whether the pair was stored.
     bool push(const double* s, const double* y, double skip_scale, double eps, double sy);
