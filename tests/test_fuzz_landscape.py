@@ -207,12 +207,6 @@ def test_lanczos_and_eigsh_bad_start_vectors(v0):
         outcome(call, expect, check=_check_finite_result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_core lanczos/eigsh (src/linalg.cpp): a finite nonzero start vector of 1e300 or "
-    "1e-300 entries is refused as 'must be finite and nonzero' (its norm over/underflows; "
-    "scale before squaring), and landscape passes the core's plain ValueError on",
-)
 @pytest.mark.parametrize("value", [1e300, 1e-300, 5e-324])
 @pytest.mark.parametrize("function", ["lanczos", "eigsh"])
 def test_extreme_start_vectors(function, value):

@@ -240,7 +240,7 @@ def vector(
     out = (
         np.array(arr, dtype=np.float64, copy=True)
         if copy
-        else np.ascontiguousarray(arr, dtype=np.float64)
+        else np.asarray(arr, dtype=np.float64, order="C")
     )
     if finite:
         _check_finite(out, name, who)
@@ -274,7 +274,7 @@ def array(
     out = (
         np.array(arr, dtype=np.float64, copy=True)
         if copy
-        else np.ascontiguousarray(arr, dtype=np.float64)
+        else np.asarray(arr, dtype=np.float64, order="C")
     )
     if finite:
         _check_finite(out, name, who)

@@ -183,7 +183,14 @@ def _start_vector(v0: Any, seed: Any, n: int, who: str) -> np.ndarray:
     """The given start vector (checked), else a Rademacher vector from ``seed``."""
     if v0 is None:
         return _rademacher(rng(seed, who), n)
-    return nonzero_vector(v0, "v0", n, who)
+    v0 = nonzero_vector(v0, "v0", n, who)
+    # Only v0's direction matters (Lanczos normalizes it): bring a vector whose norm would
+    # over- or underflow into range by a power of two (exact, so the direction is unchanged).
+    peak = float(np.max(np.abs(v0)))
+    if peak > 2.0**500 or peak < 2.0**-500:
+        shift = -int(np.frexp(peak)[1])  # up to 1074 for subnormals: two exact halves
+        v0 = v0 * float(np.ldexp(1.0, shift // 2)) * float(np.ldexp(1.0, shift - shift // 2))
+    return v0
 
 
 def eigsh(
