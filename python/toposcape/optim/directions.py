@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import _core, _validate
 from ..errors import InvalidInputError
+from . import _vec
 
 __all__ = [
     "DirectionRule",
@@ -152,6 +153,10 @@ class LBFGS(DirectionRule):
         return self._mem.two_loop(g, negate=True)
 
     def update(self, s: np.ndarray, y: np.ndarray, gd: float) -> None:
+        # A pair that overflowed (s = t d or y = g_new - g_old) carries no curvature: skip it,
+        # as the core's push_step does.
+        if not (np.isfinite(_vec.dot(s, s)) and np.isfinite(_vec.dot(y, y))):
+            return
         # L-BFGS-B: skip when s.y <= eps * (-g.s), with g.s = stp * (g.d).
         stored = self._mem.push(s, y, skip_scale=-gd)
         if stored and self.record:
