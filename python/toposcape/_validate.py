@@ -303,7 +303,5 @@ def problem(value: Any, name: str = "problem", who: str | None = None):
     if isinstance(value, str):
         return problems.get(value)
     if not isinstance(value, problems.Problem):
-        raise _type_error(
-            name, "a toposcape.problems.Problem or a suite problem name", value, who
-        )
+        raise _type_error(name, "a toposcape.problems.Problem or a suite problem name", value, who)
     return value
