@@ -1308,3 +1308,17 @@ def test_valid_edge_values_still_work():
     assert losses.shape == (3,)
     fig = L.plot_plane(GA, GB, np.where(GA > 1, np.nan, GA + GB), levels=[0.0, 1.0, 2.0])
     assert fig.get_axes()
+
+
+def test_absurd_sizes_are_refused_before_allocating():
+    # np.linspace(2**31 points) and a (2**31, steps) quadrature table were left to the OOM
+    # killer; they are refused with the sizes named.
+    import toposcape as ts
+    from toposcape.errors import InsufficientMemoryError
+
+    obj = ts.PixelObjective(ts.problems.mbb_beam(width=8, height=4, density=0.5))
+    a = obj.x0
+    with pytest.raises(InsufficientMemoryError, match="points needs"):
+        ts.landscape.interpolate(obj, a, a + 1.0, n=2**40)
+    with pytest.raises(InsufficientMemoryError, match="runs of"):
+        ts.landscape.spectral_density(np.eye(8), runs=2**40, steps=4, progress=False)

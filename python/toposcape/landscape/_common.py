@@ -342,3 +342,20 @@ def progress_bar(total: int, progress: bool | None, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, leave=False)
+
+
+def check_allocation(nbytes: float, what: str, who: str | None = None) -> None:
+    """Refuse an allocation of ``nbytes`` that cannot fit in the available memory, with an
+    :class:`~toposcape.errors.InsufficientMemoryError`, before NumPy asks for it (a request far
+    beyond the machine ends in the kernel's OOM killer, not in an exception)."""
+    from ..errors import InsufficientMemoryError
+    from ..physics.solvers import available_memory
+
+    available = available_memory()
+    if available is not None and nbytes > available:
+        raise InsufficientMemoryError(
+            f"{_prefix(who)}{what} needs {nbytes / 2**30:.3g} GiB, more than the "
+            f"{available / 2**30:.3g} GiB available",
+            estimate=int(nbytes),
+            available=int(available),
+        )

@@ -25,6 +25,7 @@ from ..errors import InvalidInputError
 from ._common import PROGRESS_THRESHOLD as PROGRESS_THRESHOLD  # re-exported, see _common
 from ._common import (
     as_thetas,
+    check_allocation,
     loss_function,
     nonzero_vector,
     objective_size,
@@ -51,6 +52,7 @@ __all__ = [
 def _segment_options(n: Any, extend: Any, progress: Any, who: str) -> tuple[int, float, Any]:
     """The checked ``n``, ``extend`` and ``progress`` of the interpolations."""
     n = _validate.integer(n, "n", minimum=2, who=who)
+    check_allocation(32.0 * n, f"{n} points", who)  # alphas, losses and temporaries
     extend = _validate.real(extend, "extend", minimum=0.0, who=who)
     return n, extend, optional_flag(progress, "progress", who)
 

@@ -26,7 +26,15 @@ from scipy.sparse.linalg import LinearOperator
 
 from .. import _core, _validate
 from ..errors import InvalidInputError
-from ._common import as_operator, check_real_result, method, nonzero_vector, optional_flag, rng
+from ._common import (
+    as_operator,
+    check_allocation,
+    check_real_result,
+    method,
+    nonzero_vector,
+    optional_flag,
+    rng,
+)
 
 __all__ = [
     "curvature",
@@ -345,6 +353,7 @@ def spectral_density(
         grid = _validate.vector(grid, "grid", who=who)
     n_grid = _validate.integer(n_grid, "n_grid", minimum=2, allow_none=True, who=who)
     generator = rng(seed, who)
+    check_allocation(16.0 * runs * steps + 8.0 * steps * n, f"{runs} runs of {steps} steps", who)
     nodes = np.full((runs, steps), np.nan)
     weights = np.full((runs, steps), np.nan)
     matvec, bar = _matvec_of(op, progress, runs * steps, "SLQ", who)
