@@ -18,6 +18,7 @@ from .runner import RunResult, build_objective, execute
 from .spec import STUDY_CODES, ModelSpec, OptimizerSpec, RecordSpec, RunSpec, StudySpec, load_spec
 from .store import Store
 from .study import Study, StudyReport, open, run
+from .thesis import thesis_spec
 from .tuning import load_tuning, tune, tuned_values
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "run",
     "load_tuning",
     "summary_table",
+    "thesis_spec",
     "thesis_tables",
     "tune",
     "tuned_values",
