@@ -90,6 +90,25 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def add_executor_arguments(parser) -> None:
+    """``--out``, ``--workers``, ``--executor``, ``--scheduler``: where a study's runs go and
+    where they are computed (``study run`` and ``study tune`` alike)."""
+    parser.add_argument("--out", default=None, help="study directory (toposcape-studies/NAME)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (all cores)")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local process pool (default) or dask (a LocalCluster)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDR",
+        help="join a running dask scheduler, e.g. tcp://HOST:8786",
+    )
+
+
 def register(subparsers) -> None:
     """Add ``study`` with its subcommands to the ``toposcape`` parser."""
     study = subparsers.add_parser(
@@ -105,20 +124,7 @@ def register(subparsers) -> None:
 
     r = sub.add_parser("run", help="compute the runs of a spec not yet in the store")
     r.add_argument("spec", help="TOML study spec")
-    r.add_argument("--out", default=None, help="study directory (toposcape-studies/NAME)")
-    r.add_argument("--workers", type=int, default=None, help="worker processes (all cores)")
-    r.add_argument(
-        "--executor",
-        choices=("local", "dask"),
-        default="local",
-        help="local process pool (default) or dask (a LocalCluster)",
-    )
-    r.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDR",
-        help="join a running dask scheduler, e.g. tcp://HOST:8786",
-    )
+    add_executor_arguments(r)
     r.add_argument("--retry-failed", action="store_true", help="rerun failed runs too")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_run)

@@ -1036,20 +1036,9 @@ def register_command(subparsers) -> None:
         ),
     )
     p.add_argument("spec", help="TOML study spec with a [tune] table")
-    p.add_argument("--out", default=None, help="study directory (toposcape-studies/NAME)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (all cores)")
-    p.add_argument(
-        "--executor",
-        choices=("local", "dask"),
-        default="local",
-        help="local process pool (default) or dask (a LocalCluster)",
-    )
-    p.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDR",
-        help="join a running dask scheduler, e.g. tcp://HOST:8786",
-    )
+    from .commands import add_executor_arguments
+
+    add_executor_arguments(p)
     p.add_argument("--trials", type=int, default=None, help="trials per case (the spec's)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (the spec's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
