@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import progress_bar
 from .executors import Executor, Lost, make_executor
 from .spec import StudySpec, load_spec
 from .store import Store
@@ -172,16 +173,8 @@ def _raise_keyboard_interrupt(signum, frame):
 
 
 def _bar(enabled: bool | None, total: int, name: str, skipped: int):
-    import sys
-
-    if enabled is None:
-        enabled = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
     desc = f"{name} ({skipped} done before)" if skipped else name
-    return tqdm(total=total, desc=desc, unit="run")
+    return progress_bar(enabled, total, desc, "run")
 
 
 def open(path: str | Path, study: str | None = None) -> Study:  # noqa: A001 - the API name

@@ -85,10 +85,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import _validate
+from .._progress import progress_bar
 from ..errors import InvalidInputError
 from .executors import Executor, Lost, make_executor
 from .spec import TUNED_PREFIX, ModelSpec, OptimizerSpec, StudySpec, _canonical
 from .store import Store
+from .study import _in_main_thread, _raise_keyboard_interrupt
 
 __all__ = [
     "TuneSpec",
@@ -949,24 +951,8 @@ def _tune(plan, out, executor, workers, scheduler, progress, on_trial) -> dict[s
         store.close()
 
 
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def _bar(enabled: bool | None, total: int, name: str, initial: int):
-    if enabled is None:
-        enabled = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=f"{name} tuning", unit="trial")
+    return progress_bar(enabled, total, f"{name} tuning", "trial", initial=initial)
 
 
 # -- command line ---------------------------------------------------------------------------

@@ -12,8 +12,6 @@ signature and on :attr:`Runner.requires` rather than on preset names.
 from __future__ import annotations
 
 import copy
-import sys
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _threads, _validate
+from .._progress import progress_bar
 from ..errors import InvalidInputError
 from .trajectory import Trajectory, TrajectoryRecorder
 
@@ -282,17 +281,7 @@ def _objective_size(objective, who: str) -> int:
     return _validate.integer(size, "objective.size", minimum=1, who=who)
 
 
-_BAR_LOCK = threading.Lock()
-
-
 def _progress_bar(enabled: bool | None, max_evals, max_steps, name):
-    if enabled is None:
-        enabled = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    with _BAR_LOCK:  # tqdm's position bookkeeping is shared between bars
-        if max_evals is not None:
-            return tqdm(total=max_evals, desc=name, unit="eval", leave=False)
-        return tqdm(total=max_steps, desc=name, unit="step", leave=False)
+    if max_evals is not None:
+        return progress_bar(enabled, max_evals, name, "eval", leave=False)
+    return progress_bar(enabled, max_steps, name, "step", leave=False)
