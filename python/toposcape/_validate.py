@@ -237,14 +237,7 @@ def vector(
     expected = f"a flat vector of length {size}" if size is not None else "a non-empty flat vector"
     if arr.ndim != 1 or (size is not None and arr.shape[0] != size) or arr.size == 0:
         raise InvalidInputError(f"{_prefix(who)}{name} must be {expected}, got shape {arr.shape}")
-    out = (
-        np.array(arr, dtype=np.float64, copy=True)
-        if copy
-        else np.asarray(arr, dtype=np.float64, order="C")
-    )
-    if finite:
-        _check_finite(out, name, who)
-    return out
+    return _float64(arr, name, finite, copy, who)
 
 
 def array(
@@ -271,6 +264,11 @@ def array(
         )
     if arr.size == 0:
         raise InvalidInputError(f"{_prefix(who)}{name} must not be empty, got shape {arr.shape}")
+    return _float64(arr, name, finite, copy, who)
+
+
+def _float64(arr: np.ndarray, name: str, finite: bool, copy: bool, who: str | None):
+    """``arr`` as C-contiguous float64 (a copy when asked), checked for NaN/inf if ``finite``."""
     out = (
         np.array(arr, dtype=np.float64, copy=True)
         if copy
