@@ -9,6 +9,7 @@ writes the store, so a cluster needs no shared file system.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import platform
 import socket
@@ -113,6 +114,8 @@ def execute(
         "python": platform.python_version(),
         "started": started,
     }
+    if settings.get("analysis") is not None:
+        return _execute_analysis(key, settings, meta, started)
     try:
         threads = int(settings["threads"])
         if settings["model"]["kind"] != "pixel":
@@ -168,6 +171,51 @@ def execute(
         }
         return RunResult(key, True, bytes(ds.to_netcdf(engine="scipy")), summary, meta)
     except Exception as exc:  # a failing run is recorded, not fatal to the study
+        meta.update(finished=time.time(), wall_time=time.time() - started)
+        return RunResult(
+            key,
+            False,
+            meta=meta,
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+        )
+
+
+def _execute_analysis(key: str, settings: Mapping[str, Any], meta: dict, started: float):
+    """An analysis task (:mod:`.landscape_spec`): rerun the run, analyse it, same protocol."""
+    from .. import __version__, _threads
+
+    try:
+        if settings["analysis"] != "landscape":
+            raise ValueError(f"unknown analysis {settings['analysis']!r}")
+        from .landscape import LandscapeOptions, analyze
+
+        run = settings["run"]
+        if run["model"]["kind"] != "pixel":
+            import torch  # noqa: F401 - loaded before pinning, so its threads are pinned too
+        with _threads.pinned(int(run["threads"])):
+            ds = analyze(run, LandscapeOptions.from_dict(settings["landscape"]), progress=False)
+        finished = time.time()
+        meta.update(finished=finished, wall_time=finished - started)
+        ds.attrs.update(
+            key=key,
+            host=meta["host"],
+            version=__version__,
+            git_commit=meta["git_commit"],
+            started=started,
+            finished=finished,
+        )
+        losses = np.asarray(ds["loss"].values, dtype=np.float64)
+        summary = {
+            "best_loss": float(np.nanmin(losses)) if np.isfinite(losses).any() else math.nan,
+            "final_loss": float(ds["rerun_final_loss"]),
+            "n_evals": int(ds.attrs.get("n_evals", -1)),
+            "n_steps": int(ds.attrs["n_steps"]),
+            "reason": "analysed",
+            "wall_time": finished - started,
+        }
+        return RunResult(key, True, bytes(ds.to_netcdf(engine="scipy")), summary, meta)
+    except Exception as exc:  # a failing analysis is recorded, not fatal to the stage
         meta.update(finished=time.time(), wall_time=time.time() - started)
         return RunResult(
             key,

@@ -28,8 +28,9 @@ two specs that share runs share results.
     lr = [1e-3, 1e-2]
 
 An optimizer entry may carry its own ``max_evals`` / ``max_steps`` (GD for 2000 steps next to
-L-BFGS for 300 evaluations); its label then shows them. Optional keys: ``max_steps``;
-``threads`` (per run, default 1: runs are pinned to it and it is
+L-BFGS for 300 evaluations); its label then shows them. ``label = "GD_2000"`` names an entry
+(of one setting) in tables and figures instead of its options; labels do not enter run keys.
+Optional keys: ``max_steps``; ``threads`` (per run, default 1: runs are pinned to it and it is
 part of the settings, since the numbers depend on it); ``solver``; ``[record]`` with
 ``params_every`` (keep theta every k steps), ``memory_at`` (L-BFGS pairs held at these steps),
 ``designs_at`` (designs at these steps). Model options for ``cnn``: ``upsampling``, ``dtype``
@@ -572,6 +573,9 @@ def _parse_optimizer(entry: Any, where: str, optim) -> list[OptimizerSpec]:
     name = options.pop("preset", None)
     if name is None:
         raise _where(where, "missing 'preset' (see 'toposcape optimizers')")
+    label = options.pop("label", None)
+    if label is not None and (not isinstance(label, str) or not label.strip()):
+        raise _where(f"{where} ({name})", f"label must be a non-empty string, got {label!r}")
     budget = None
     if "max_evals" in options or "max_steps" in options:
         try:
@@ -608,26 +612,37 @@ def _parse_optimizer(entry: Any, where: str, optim) -> list[OptimizerSpec]:
             f'to the entry, a tuned value ({first.name} = "tuned:DIR"), or tune it with '
             "'toposcape study tune'",
         )
+    settings = _grid(options)
+    if label is not None and len(settings) > 1:
+        raise _where(
+            f"{where} ({name})",
+            f"label {label!r} names one setting, but the entry is a grid of {len(settings)}: "
+            "split it into one entry per value, each with its own label",
+        )
     out = []
-    for setting in _grid(options):
+    for setting in settings:
         try:
             preset.resolve(_checkable(name, setting))
             optim.get(name, **_checkable(name, setting))  # values checked by the components
         except (KeyError, TypeError, ValueError) as exc:
             raise _where(f"{where} ({name})", str(exc)) from None
-        out.append(OptimizerSpec(name, setting, budget=budget))
+        out.append(OptimizerSpec(name, setting, display=label, budget=budget))
     return out
 
 
 def load_spec(source: str | Path | Mapping[str, Any]) -> StudySpec:
-    """A :class:`StudySpec` from a TOML file, TOML text or a mapping."""
+    """A :class:`StudySpec` from a TOML file, TOML text or a mapping.
+
+    A spec with a ``[landscape]`` table gives a
+    :class:`~toposcape.experiments.landscape_spec.LandscapeSpec` (its runs, each analysed).
+    """
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
 
     if isinstance(source, Mapping):
-        return StudySpec.from_dict(source)
+        return _from_dict(source)
     if isinstance(source, Path) or (
         isinstance(source, str) and "\n" not in source and source.endswith(".toml")
     ):
@@ -646,4 +661,12 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> StudySpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInputError(f"study spec {origin}: not valid TOML: {exc}") from None
+    return _from_dict(data)
+
+
+def _from_dict(data: Mapping[str, Any]):
+    if isinstance(data, Mapping) and "landscape" in data:
+        from .landscape_spec import LandscapeSpec
+
+        return LandscapeSpec.from_dict(data)
     return StudySpec.from_dict(data)

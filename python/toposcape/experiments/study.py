@@ -64,7 +64,9 @@ def run(
 
     Parameters
     ----------
-    spec : StudySpec, path to a TOML file, TOML text or a mapping
+    spec : StudySpec, LandscapeSpec, path to a TOML file, TOML text or a mapping
+        A spec with a ``[landscape]`` table runs its analysis tasks
+        (:mod:`~toposcape.experiments.landscape_spec`).
     out : path
         The study directory (index and results); created if missing.
     executor : "local", "dask" or an Executor
@@ -84,7 +86,9 @@ def run(
     StudyReport
         Failed runs do not stop the others; ``report.ok`` is False when some failed.
     """
-    if not isinstance(spec, StudySpec):
+    from .landscape_spec import LandscapeSpec
+
+    if not isinstance(spec, (StudySpec, LandscapeSpec)):
         spec = load_spec(spec)
     started = time.perf_counter()
     store = Store(out)
@@ -220,6 +224,10 @@ class Study:
             from .tuning import load_tuning
 
             return load_tuning(self.spec_source).study
+        if "landscape" in self.spec_source:
+            from .landscape_spec import LandscapeSpec
+
+            return LandscapeSpec.from_dict(self.spec_source)
         return StudySpec.from_dict(self.spec_source)
 
     def counts(self) -> dict[str, int]:
