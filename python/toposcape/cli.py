@@ -349,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments.commands import register as register_study
 
     register_study(sub)
+    from .experiments.reproduce import register_command as register_reproduce
+
+    register_reproduce(sub)
     return parser
 
 
