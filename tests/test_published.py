@@ -60,13 +60,16 @@ def test_thesis_specs_in_every_profile():
 
     from toposcape.experiments.tuning import load_tuning
 
-    for profile, problems, seeds, trials in (("quick", 2, 3, 10), ("full", 4, 10, 30)):
+    for profile, problems, seeds, trials, steps in (
+        ("quick", 2, 3, 10, 300),
+        ("full", 4, 10, 30, 700),
+    ):
         tuning = load_tuning(ts.experiments.thesis_spec("tune", profile))
         # GD, HD_M1, HD_M10 for each of the 2 x 2 x problems test cases
         assert len(tuning.cases) == 3 * 2 * 2 * problems
         assert tuning.tune.trials == trials and tuning.tune.scale == "grad"
         assert tuning.study.max_steps is None
-        assert {o.budget for o in tuning.study.optimizers} == {(None, 700)}
+        assert {o.budget for o in tuning.study.optimizers} == {(None, steps)}
         main = tomllib.loads(ts.experiments.thesis_spec("main", profile, "out/tune"))
         assert len(main["problems"]) == problems and len(main["seeds"]) == seeds
         assert {m["kind"] for m in main["models"]} == {"pixel", "cnn"}
