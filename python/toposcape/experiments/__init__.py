@@ -8,23 +8,34 @@
 >>> study.trajectory(key) # one run read back as a Trajectory
 
 See :mod:`toposcape.experiments.spec` for the TOML format, ``toposcape study --help`` for the
-commands.
+commands. The thesis study (``studies.md`` section 1) in one call: :func:`reproduce_thesis`
+(``toposcape reproduce thesis``); its stages are specs (:func:`thesis_spec`), its landscape
+stage a spec with a ``[landscape]`` table (:mod:`.landscape_spec`, :mod:`.landscape`), its
+report :func:`write_thesis_report`.
 """
 
 from .executors import DaskExecutor, Executor, LocalExecutor, Lost, make_executor
+from .landscape import LandscapeOptions, analyze, landscape_figures
+from .landscape_spec import LandscapeSpec, LandscapeTask
 from .published import thesis_tables
 from .report import summary_table, write_report
+from .reproduce import estimate_cost, reproduce_thesis
 from .runner import RunResult, build_objective, execute
 from .spec import STUDY_CODES, ModelSpec, OptimizerSpec, RecordSpec, RunSpec, StudySpec, load_spec
 from .store import Store
 from .study import Study, StudyReport, open, run
-from .thesis import thesis_spec
+from .thesis import PROFILES, profile_settings, thesis_spec
+from .thesis_report import case_table, findings, table_3_2, table_3_3, write_thesis_report
 from .tuning import load_tuning, tune, tuned_values
 
 __all__ = [
+    "PROFILES",
     "STUDY_CODES",
     "DaskExecutor",
     "Executor",
+    "LandscapeOptions",
+    "LandscapeSpec",
+    "LandscapeTask",
     "LocalExecutor",
     "Lost",
     "ModelSpec",
@@ -36,17 +47,27 @@ __all__ = [
     "Study",
     "StudyReport",
     "StudySpec",
+    "analyze",
     "build_objective",
+    "case_table",
+    "estimate_cost",
     "execute",
+    "findings",
+    "landscape_figures",
     "load_spec",
     "make_executor",
     "open",
+    "profile_settings",
+    "reproduce_thesis",
     "run",
     "load_tuning",
     "summary_table",
+    "table_3_2",
+    "table_3_3",
     "thesis_spec",
     "thesis_tables",
     "tune",
     "tuned_values",
     "write_report",
+    "write_thesis_report",
 ]
