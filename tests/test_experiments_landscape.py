@@ -202,6 +202,21 @@ def test_densities_and_estimates(p1):
     assert np.isfinite(ds["bk_top"].sel(density_step=[3, 10]).values).all()
 
 
+def test_bk_is_the_matrix_of_the_full_run(p1):
+    """B_k comes from a shorter rerun that records the pairs: the same matrices as those of
+    the whole run recorded at once (its top eigenvalue, on the same Lanczos start)."""
+    s, ds = p1
+    obj = ts.PixelObjective(PROBLEM, penal=1.0)
+    full = ts.optim.get("lbfgs", memory=1).run(
+        obj, max_evals=s["max_evals"], record_memory=True, progress=False
+    )
+    for k in (3, 10):
+        B = full.quasi_newton(k, "B")
+        v = np.random.default_rng(k).standard_normal(obj.size)
+        top, _ = ts.landscape.eigsh(B, k=1, which="LA", tol=1e-12, v0=v)
+        assert float(ds["bk_top"].sel(density_step=k)) == pytest.approx(top[0], rel=1e-8)
+
+
 def test_hutchinson_matches_the_library():
     A = np.random.default_rng(3).standard_normal((40, 40))
     A = A + A.T

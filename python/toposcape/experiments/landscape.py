@@ -585,13 +585,12 @@ def _analyze(settings: dict[str, Any], options: LandscapeOptions, progress: bool
             bar.update(1)
 
     try:
-        # --- the rerun
+        # --- the rerun: every iterate
         traj = opt.run(
             run_obj,
             max_evals=settings["max_evals"],
             max_steps=settings["max_steps"],
             record_params=True,
-            record_memory=with_memory,
             progress=False,
         )
         n_steps = traj.n_steps
@@ -601,16 +600,33 @@ def _analyze(settings: dict[str, Any], options: LandscapeOptions, progress: bool
             )
         thetas = traj.thetas
         final = thetas[-1]
+        kept = [k for k in options.steps if k <= n_steps]
+        # The curvature pairs (two vectors per step) only up to the last spectral step: a
+        # second, shorter rerun, the same computation up to there (checked), so memory
+        # holds 2 x max(steps) vectors besides the iterates, not 2 x the run's steps.
+        memory_traj = None
+        if with_memory and kept:
+            memory_traj = opt.run(
+                run_obj,
+                max_evals=settings["max_evals"],
+                max_steps=max(kept) + 1,  # B_k is the matrix that made step k + 1
+                record_memory=True,
+                progress=False,
+            )
+            prefix = np.asarray(traj.losses[: len(memory_traj.losses)])
+            if not np.array_equal(np.asarray(memory_traj.losses), prefix):
+                raise RuntimeError(
+                    f"{who}: the rerun recording the L-BFGS pairs left the run's path "
+                    "(the run is not deterministic under its settings)"
+                )
         advance("rerun")
 
         # --- spectra
-        kept = [k for k in options.steps if k <= n_steps]
         if bar is not None:
             bar.total = 5 + len(kept)
             bar.refresh()
-        spectra = _spectra(settings, options, obj, traj, kept, base, with_memory, advance)
-        # Every curvature pair of the run (two vectors per step) is no longer needed.
-        traj.pairs = traj.memory = None
+        spectra = _spectra(settings, options, obj, thetas, memory_traj, kept, base, advance)
+        memory_traj = None
 
         # --- interpolations
         inits = _inits(settings, options, obj, base)
@@ -720,8 +736,9 @@ def _analyze(settings: dict[str, Any], options: LandscapeOptions, progress: bool
     )
 
 
-def _spectra(settings, options, obj, traj, kept, base, with_memory, advance) -> dict[str, Any]:
-    """The spectral variables over ``density_step`` (see :func:`analyze`)."""
+def _spectra(settings, options, obj, thetas, memory_traj, kept, base, advance) -> dict[str, Any]:
+    """The spectral variables over ``density_step`` (see :func:`analyze`); ``memory_traj``:
+    the rerun with the L-BFGS pairs (None without an L-BFGS direction)."""
     from .. import PixelObjective, landscape
 
     m, G, S = len(kept), GRID_POINTS, options.slq_starts
@@ -753,7 +770,7 @@ def _spectra(settings, options, obj, traj, kept, base, with_memory, advance) -> 
             obj.problem, penal=1.0, volume_constraint=False, solver=settings["solver"]
         )
     for i, k in enumerate(kept):
-        theta = traj.thetas[k]
+        theta = thetas[k]
         H = landscape.hessian(obj, theta)
         grid, density, nodes, weights = _slq(H, S, nodes_count, options.variance, (base, _SLQ, k))
         out["hessian_grid"][i], out["hessian_density"][i] = grid, density
@@ -763,8 +780,8 @@ def _spectra(settings, options, obj, traj, kept, base, with_memory, advance) -> 
             H, options.hutchinson_seeds, options.hutchinson_samples, (base, _HUTCHINSON, k)
         )
         out["hessian_top"][i] = _top(H, (base, _TOP, k))
-        if with_memory and k < len(traj.memory):
-            B = traj.quasi_newton(k, "B")
+        if memory_traj is not None and k < len(memory_traj.memory):
+            B = memory_traj.quasi_newton(k, "B")
             grid, density, nodes, weights = _slq(
                 B, S, nodes_count, options.variance, (base, _SLQ, k)
             )
