@@ -1688,10 +1688,22 @@ def _tuning_section(doc: dict | None, tuning: Any) -> str:
         f"Tuning `{doc.get('study', '?')}` ({complete}): option `{doc.get('option', '?')}`, "
         f"scale `{tune.get('scale', '?')}`, log10 range {tune.get('range', '?')} relative to "
         f"the scale, grid {tune.get('grid', '?')}, seeds {doc.get('seeds', '?')}, "
-        f"max_steps {doc.get('max_steps')}. |g0|: the gradient norm at the initial point (first "
+        f"{_trial_budget(doc)}. |g0|: the gradient norm at the initial point (first "
         "seed); the thesis' steps (Tables B.1-B.3) do not transfer to another implementation "
         "and are shown for reference only.\n\n" + table
     )
+
+
+def _trial_budget(doc: Mapping[str, Any]) -> str:
+    """What one trial's run was given: the study's budget or the optimizers' own."""
+    budgets = set()
+    for label in doc.get("cases") or {}:  # an entry's own budget is part of its case label
+        for key, value in re.findall(r"(max_evals|max_steps)=(\d+)", label):
+            budgets.add(f"{key} {value}")
+    for key in ("max_evals", "max_steps"):
+        if doc.get(key) is not None:
+            budgets.add(f"{key} {doc[key]}")
+    return "trial runs of " + ", ".join(sorted(budgets)) if budgets else "budget unknown"
 
 
 def _differences(t33: pd.DataFrame, t32: pd.DataFrame, notes: Any) -> str:
