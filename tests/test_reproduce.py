@@ -217,3 +217,27 @@ def test_cli_mistakes(capsys):
     with pytest.raises(SystemExit):
         main(["reproduce", "thesys"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_quick_profile(tmp_path):
+    """The quick profile end to end (about 25 minutes on 2 cores with 2 workers; its committed
+    report and timing are in RESULTS.md)."""
+    path = ts.experiments.reproduce_thesis(
+        tmp_path / "quick", profile="quick", workers=2, echo=None
+    )
+    report = path.read_text()
+    for section in SECTIONS:
+        assert section in report, section
+    assert "QUICK PROFILE" in report
+    verdicts = _verdicts(report)
+    assert set(verdicts) == set(range(1, 7))
+    main_study = ts.experiments.open(tmp_path / "quick" / "main", "thesis")
+    runs = main_study.runs()
+    assert set(runs["status"]) == {"done"}
+    assert {ts.experiments.STUDY_CODES[c] for c in "AB"} == set(runs["problem"])
+    assert sorted(set(runs["seed"])) == [0, 1, 2]
+    land = ts.experiments.open(tmp_path / "quick" / "landscape", "thesis-landscape").runs()
+    assert set(land["status"]) == {"done"} and len(land) == 4
+    figures = list((path.parent / "figures").rglob("*.png"))
+    assert len(figures) >= 8 + 4 + 16  # loss curves, gradient norms, landscape per case

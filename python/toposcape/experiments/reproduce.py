@@ -20,6 +20,7 @@ machine and prints the estimated cost of what is left.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import time
@@ -335,15 +336,19 @@ def reproduce_thesis(
     engine = {"executor": executor, "workers": workers, "scheduler": scheduler}
     tune_dir, main_dir, land_dir = out / "tune", out / "main", out / "landscape"
 
-    stage_times: dict[str, float] = {}
-    t0 = time.perf_counter()
+    session: dict[str, Any] = {
+        "started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "workers": n_workers if scheduler is None else f"dask {scheduler}",
+        "estimated_seconds": round(estimate.wall(), 1),
+        "computed": {},
+    }
     say("stage 1/3: tuning the steps of GD, HD_M1 and HD_M10")
+    trials_before = _trials_done(tune_dir)
     tune(
         thesis_spec("tune", profile, **_overrides(settings)), tune_dir, progress=progress, **engine
     )
-    stage_times["tune"] = time.perf_counter() - t0
+    session["computed"]["tune trials"] = _trials_done(tune_dir) - trials_before
 
-    t0 = time.perf_counter()
     say("stage 2/3: the main runs")
     report = run(
         thesis_spec("main", profile, str(tune_dir), **_overrides(settings)),
@@ -351,13 +356,12 @@ def reproduce_thesis(
         progress=progress,
         **engine,
     )
-    stage_times["main"] = time.perf_counter() - t0
+    session["computed"]["main"] = report.computed
     say(
         f"  computed {report.computed}, already done {report.skipped}, failed "
         f"{report.counts['failed']}"
     )
 
-    t0 = time.perf_counter()
     say("stage 3/3: the landscape analyses")
     report = run(
         thesis_spec("landscape", profile, **_overrides(settings)),
@@ -365,27 +369,35 @@ def reproduce_thesis(
         progress=progress,
         **engine,
     )
-    stage_times["landscape"] = time.perf_counter() - t0
+    session["computed"]["landscape"] = report.computed
     say(
         f"  computed {report.computed}, already done {report.skipped}, failed "
         f"{report.counts['failed']}"
     )
 
+    history = out / "sessions.json"
+    sessions = json.loads(history.read_text()) if history.is_file() else []
+    session["elapsed_seconds"] = round(time.perf_counter() - started, 1)
+    sessions.append(session)
     path = write_thesis_report(
         out / "report",
         main=open_study(main_dir, "thesis"),
         tuning=tune_dir,
         landscape=open_study(land_dir, "thesis-landscape"),
-        profile={
-            **settings,
-            "estimate_seconds": round(estimate.seconds, 1),
-            "wall_seconds_this_session": round(time.perf_counter() - started, 1),
-            "workers": n_workers,
-        },
+        profile=settings,
         notes=KNOWN_DIFFERENCES,
+        sessions=sessions,
     )
+    history.write_text(json.dumps(sessions, indent=1) + "\n")
     say(f"report: {path} ({_duration(time.perf_counter() - started)} this session)")
     return path
+
+
+def _trials_done(directory: Path) -> int:
+    path = directory / "tuned.json"
+    if not path.is_file():
+        return 0
+    return sum(c["trials_done"] for c in json.loads(path.read_text())["cases"].values())
 
 
 def _overrides(settings: dict[str, Any]) -> dict[str, Any]:

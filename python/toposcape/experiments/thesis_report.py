@@ -1694,6 +1694,34 @@ def _tuning_section(doc: dict | None, tuning: Any) -> str:
     )
 
 
+def _sessions_table(sessions: Sequence[Mapping[str, Any]] | None) -> str:
+    """The sessions that computed the study: elapsed time against the estimate."""
+    if not sessions:
+        return ""
+    rows = []
+    for entry in sessions:
+        computed = entry.get("computed") or {}
+        rows.append(
+            [
+                str(entry.get("started", "?")),
+                str(entry.get("workers", "?")),
+                _duration(float(entry.get("estimated_seconds", float("nan")))),
+                _duration(float(entry.get("elapsed_seconds", float("nan")))),
+                ", ".join(f"{stage} {n}" for stage, n in computed.items()) or "-",
+            ]
+        )
+    table = _report._markdown(
+        ["session started", "workers", "estimated", "elapsed", "runs computed"],
+        rows,
+        "lrrrl",
+    )
+    return (
+        "\nSessions of `toposcape reproduce thesis` in this directory: the estimate it printed "
+        "first and the elapsed time of its three stages (the report not included; a rerun of "
+        "a finished study computes nothing):\n\n" + table
+    )
+
+
 def _trial_budget(doc: Mapping[str, Any]) -> str:
     """What one trial's run was given: the study's budget or the optimizers' own."""
     budgets = set()
@@ -1773,6 +1801,7 @@ def write_thesis_report(
     landscape: Study | str | Path | None = None,
     profile: str | Mapping | tuple | None = None,
     notes: str | Sequence[str] | None = None,
+    sessions: Sequence[Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write ``out/report.md`` (with ``out/figures/`` and the tables as CSV): the thesis study
     reproduced, next to the published results, with its six findings tested.
@@ -1792,6 +1821,9 @@ def write_thesis_report(
         ``name`` and the settings, or a pair. ``quick`` and ``miniature`` get a banner.
     notes : str or list of str, optional
         Known differences to the thesis, listed under "Where and why numbers differ".
+    sessions : list of dict, optional
+        The sessions that computed the study (``started``, ``workers``, ``estimated_seconds``,
+        ``elapsed_seconds``, ``computed``: runs per stage), listed under "Cost".
 
     Returns
     -------
@@ -1893,6 +1925,7 @@ def write_thesis_report(
         "counts once, not once per seed), as recorded by the runs (worker time, not elapsed "
         "time when runs go in parallel).\n",
         _cost_table(tuning if doc is not None else None, read, landscape),
+        _sessions_table(sessions),
         "## Tuned steps\n",
         _tuning_section(doc, tuning),
         "## Table 3.2\n",
