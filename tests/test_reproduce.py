@@ -217,6 +217,15 @@ def test_cli_mistakes(capsys):
     with pytest.raises(SystemExit):
         main(["reproduce", "thesys"])
     assert "invalid choice" in capsys.readouterr().err
+    assert main(["reproduce", "thesis", "--quick", "--profile", "full", "--estimate"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_out_must_be_a_directory(tmp_path, capsys):
+    path = tmp_path / "a-file"
+    path.write_text("")
+    assert main(["reproduce", "thesis", "--profile", "miniature", "--out", str(path)]) == 2
+    assert "is a file" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -312,6 +312,8 @@ def reproduce_thesis(
     if workers is not None:
         workers = _validate.integer(workers, "workers", minimum=1, who="reproduce_thesis")
     out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"{str(out)!r} is a file: give a directory for the study (--out)")
     _check_profile(out, settings)
     n_workers = workers or _cpu_count()
     started = time.perf_counter()
@@ -426,7 +428,11 @@ def _seeds(text: str) -> list[int]:
 
 
 def _cmd_thesis(args: argparse.Namespace) -> int:
-    profile = "quick" if args.quick else args.profile
+    if args.quick and args.profile not in (None, "quick"):
+        raise InvalidInputError(
+            f"--quick is the quick profile: drop it or --profile {args.profile} (not both)"
+        )
+    profile = "quick" if args.quick else args.profile or "full"
     out = Path(args.out) if args.out else Path("toposcape-studies") / f"thesis-{profile}"
     if args.estimate:
         settings = profile_settings(profile, upsampling=args.cnn, seeds=args.seeds)
@@ -485,7 +491,7 @@ def register_command(subparsers) -> None:
     t.add_argument(
         "--profile",
         choices=tuple(PROFILES),
-        default="full",
+        default=None,
         help="full (default: A, B, D, E, 10 seeds: a cluster or a long run), quick, miniature",
     )
     add_executor_arguments(t)
