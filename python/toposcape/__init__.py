@@ -33,10 +33,10 @@ def __getattr__(name: str):
         from .models.neural import CNNObjective
 
         return CNNObjective
-    if name == "experiments":  # pandas, SQLite and the executors load only when used
+    if name in ("experiments", "lab"):  # pandas, SQLite, SymPy load only when used
         import importlib
 
-        return importlib.import_module(".experiments", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'toposcape' has no attribute {name!r}")
 
 
