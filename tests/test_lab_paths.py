@@ -51,7 +51,9 @@ class Quadratic:
 
 
 def _dense_max(objective, result, n=2001):
-    return max(objective.value_and_grad(p)[0] for p in result.path(np.linspace(0, 1, n)))
+    t, losses = result.profile(objective, n)
+    assert t.shape == losses.shape == (n,)
+    return losses.max()
 
 
 def test_banana_path_finds_the_saddle_and_beats_the_straight_line():
@@ -194,3 +196,33 @@ def test_pixel_objective_smoke():
     assert r.barrier <= r.straight_barrier + 1e-9
     assert np.all(np.isfinite(r.losses)) and r.thetas.shape == (8, obj.size)
     assert r.n_objective_evals == 2 + 6 * 13
+
+
+def test_profile_checks_its_objective():
+    r = fourier_path(Banana(), [-1.0, 0.0], [1.0, 0.0], modes=1, points=5, max_evals=5)
+    t, losses = r.profile(Banana(), 9)
+    assert t[0] == 0.0 and t[-1] == 1.0 and losses[0] == losses[-1] == 0.0
+    with pytest.raises(InvalidInputError, match="size"):
+        r.profile(Wells(3))
+    with pytest.raises(InvalidInputError, match="points"):
+        r.profile(Banana(), 1)
+
+
+class Fenced(Banana):
+    """The banana, refusing (ValueError) points with y > 1.5: the saddle at (0, 2) is out."""
+
+    def value_and_grad(self, theta):
+        if theta[1] > 1.5:
+            raise ValueError("out of the domain")
+        return super().value_and_grad(theta)
+
+
+def test_objective_errors_off_the_straight_line_count_as_infinite_loss():
+    f = Fenced()
+    r = fourier_path(f, [-1.0, 0.0], [1.0, 0.0], modes=4, points=32, max_evals=150)
+    assert r.n_failures > 0
+    assert np.all(np.isfinite(r.losses)) and np.all(r.thetas[:, 1] <= 1.5)
+    # Best path inside the fence: over x = 0 at y = 1.5, f = 1 + 0.5^2 = 1.25 (nodes may dip).
+    assert 1.15 <= r.barrier < 1.3 and r.straight_barrier == pytest.approx(5.0, rel=1e-2)
+    with pytest.raises(ValueError, match="domain"):
+        fourier_path(f, [-1.0, 2.0], [1.0, 0.0], modes=1, points=5, max_evals=5)

@@ -22,6 +22,11 @@ warm started from one another) at ``T = tau * scale`` for each ``tau`` of ``temp
 ``scale`` being the loss range along the straight line. Every evaluated path is a candidate
 and the result is the one whose *true* maximum over the nodes is lowest (the straight line,
 ``c = 0``, is a candidate too, so the path's barrier never exceeds the straight line's).
+
+The barriers are maxima over the nodes. Minimising a maximum over nodes can place two nodes on
+either side of a narrow saddle, so the node barrier may fall slightly below the continuous
+path's (by about ``|f''| h^2 / 8`` for a node gap ``h`` there); :meth:`FourierPath.profile`
+evaluates the path on a denser grid to check. More ``points`` per mode make this smaller.
 """
 
 from __future__ import annotations
@@ -69,7 +74,10 @@ class SmoothMaxPath:
     at construction; every call evaluates the objective on the ``points - 2`` interior nodes.
 
     After each call, :attr:`last_losses` and :attr:`last_thetas` hold the node losses and the
-    path, and :attr:`n_objective_evals` counts the objective's evaluations.
+    path, and :attr:`n_objective_evals` counts the objective's evaluations. With
+    :attr:`tolerate_errors` set, an objective raising ValueError or ArithmeticError at a node
+    (e.g. a topology objective refusing extreme logits) counts as an infinite loss there, the
+    call returns ``(inf, 0)`` so that a line search backs off, and :attr:`n_failures` counts them.
     """
 
     def __init__(
@@ -98,6 +106,8 @@ class SmoothMaxPath:
         self.basis = _sine_basis(self.t, self.modes)
         self.basis[[0, -1]] = 0.0  # sin(k pi) is 0 up to rounding: make the end points exact
         self.n_objective_evals = 0
+        self.n_failures = 0
+        self.tolerate_errors = False
         self.end_losses = np.array([self._loss(self.theta_a)[0], self._loss(self.theta_b)[0]])
         self.last_losses: np.ndarray | None = None
         self.last_thetas: np.ndarray | None = None
@@ -125,7 +135,13 @@ class SmoothMaxPath:
         grads = np.zeros((self.points, self.dim))
         losses[0], losses[-1] = self.end_losses
         for j in range(1, self.points - 1):
-            losses[j], grads[j] = self._loss(thetas[j])
+            try:
+                losses[j], grads[j] = self._loss(thetas[j])
+            except (ValueError, ArithmeticError):
+                if not self.tolerate_errors:
+                    raise
+                self.n_failures += 1
+                losses[j] = np.inf
         self.last_losses, self.last_thetas = losses, thetas
         if not np.all(np.isfinite(losses)):
             return float("inf"), np.zeros(self.size)
@@ -154,7 +170,8 @@ class FourierPath:
     coefficients : ndarray, (modes, size)
         The sine coefficients ``c_k`` of the path.
     barrier : float
-        Highest loss on the path minus the higher end point's loss (>= 0).
+        Highest loss on the path's nodes minus the higher end point's loss (>= 0); see
+        :meth:`profile` for a denser check between the nodes.
     straight_losses : ndarray, (points,)
         The loss on the same nodes of the straight line.
     straight_barrier : float
@@ -169,6 +186,9 @@ class FourierPath:
         Evaluations of the smooth maximum (each costs ``points - 2`` objective evaluations).
     n_objective_evals : int
         Evaluations of the objective in all (straight line and end points included).
+    n_failures : int
+        Evaluations off the straight line where the objective raised ValueError or
+        ArithmeticError (counted as an infinite loss; such paths are never the result).
     wall_time : float
         Seconds spent.
     """
@@ -186,6 +206,7 @@ class FourierPath:
     stage_max: list[float] = field(default_factory=list)
     n_path_evals: int = 0
     n_objective_evals: int = 0
+    n_failures: int = 0
     wall_time: float = 0.0
 
     @property
@@ -206,6 +227,20 @@ class FourierPath:
         t = np.atleast_1d(np.asarray(t, dtype=np.float64))
         line = np.outer(1.0 - t, self.theta_a) + np.outer(t, self.theta_b)
         return line + _sine_basis(t, self.modes) @ self.coefficients
+
+    def profile(self, objective: Any, points: int = 257) -> tuple[np.ndarray, np.ndarray]:
+        """``(t, losses)`` of the path on ``points`` equally spaced nodes (a denser check)."""
+        n = _check_objective(objective, "profile")
+        if n != self.theta_a.shape[0]:
+            raise InvalidInputError(
+                f"profile: objective.size must be {self.theta_a.shape[0]} (the path's), got {n}"
+            )
+        points = _validate.integer(points, "points", minimum=2, who="profile")
+        t = np.linspace(0.0, 1.0, points)
+        thetas = self.path(t)
+        thetas[0], thetas[-1] = self.theta_a, self.theta_b
+        losses = np.array([float(objective.value_and_grad(p)[0]) for p in thetas])
+        return t, losses
 
     def plot(self, ax: Any = None):
         """The loss profile of the path against the straight line; returns the Figure."""
@@ -330,10 +365,12 @@ def fourier_path(
     straight_losses = fn.last_losses.copy()
     if not np.all(np.isfinite(straight_losses)):
         raise InvalidInputError(f"{_WHO}: the loss is not finite on the straight line")
+    fn.tolerate_errors = True
     scale = float(straight_losses.max() - straight_losses.min())
     if scale <= 0.0:
         scale = max(abs(float(straight_losses.max())), 1.0) * 1e-6
 
+    penalty = float(straight_losses.max()) + 100.0 * scale
     best = {"max": float(straight_losses.max()), "c": zeros.copy(), "losses": straight_losses}
     best["thetas"] = fn.last_thetas.copy()
     counter = {"evals": 0}
@@ -349,6 +386,12 @@ def fourier_path(
         top = float(fn.last_losses.max())
         if np.isfinite(value) and top < best["max"]:
             best.update(max=top, c=c.copy(), losses=fn.last_losses, thetas=fn.last_thetas)
+        if value < smooth["value"]:
+            smooth.update(value=value, c=c.copy())
+        if not np.isfinite(value):
+            # A finite penalty above every loss seen on the straight line: L-BFGS-B's line
+            # search backs off from it, where an infinite value would stop the run.
+            return penalty, grad
         return value, grad
 
     c = zeros if initial is None else initial.ravel()
@@ -357,6 +400,7 @@ def fourier_path(
         spread = jitter * np.linalg.norm(theta_b - theta_a) / np.sqrt(n)
         c = c + spread * rng.standard_normal(fn.size)
     budget = {"stage_end": 0}
+    smooth: dict[str, Any] = {}
     used_temps: list[float] = []
     stage_max: list[float] = []
     try:
@@ -368,19 +412,31 @@ def fourier_path(
             budget["stage_end"] = counter["evals"] + share
             fn.temperature = float(tau) * scale
             used_temps.append(fn.temperature)
-            try:
-                res = minimize(
-                    fun,
-                    c,
-                    jac=True,
-                    method="L-BFGS-B",
-                    options={"maxfun": share + 5, "maxiter": 10 * share, "ftol": 0.0, "gtol": 0.0},
-                )
-                c = res.x
-            except _BudgetSpent:
-                pass
+            smooth.update(value=np.inf, c=c)
+            # L-BFGS-B stops early when its line search fails (a kink of the maximum, or an
+            # objective error counted as an infinite loss): restart it from the lowest smooth
+            # maximum at this temperature while that keeps improving and budget is left.
+            while counter["evals"] < budget["stage_end"]:
+                before = smooth["value"]
+                try:
+                    minimize(
+                        fun,
+                        smooth["c"],
+                        jac=True,
+                        method="L-BFGS-B",
+                        options={
+                            "maxfun": share + 5,
+                            "maxiter": 10 * share,
+                            "ftol": 0.0,
+                            "gtol": 0.0,
+                        },
+                    )
+                except _BudgetSpent:
+                    break
+                if not smooth["value"] < before - 1e-12 * abs(before):
+                    break
             # Warm start the next (colder) stage from the best path so far.
-            c = best["c"].copy() if best["max"] < np.inf else c
+            c = best["c"].copy()
             stage_max.append(best["max"])
     finally:
         if bar is not None:
@@ -401,5 +457,6 @@ def fourier_path(
         stage_max=stage_max,
         n_path_evals=counter["evals"],
         n_objective_evals=fn.n_objective_evals,
+        n_failures=fn.n_failures,
         wall_time=time.perf_counter() - start,
     )
