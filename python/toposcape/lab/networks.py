@@ -8,6 +8,7 @@ data points ``(x_i, y_i)`` with exact rational values. Its loss is the mean squa
 so ``gradient = (2/m) J^T r`` and the Gauss-Newton matrix is ``(2/m) J^T J`` (``J`` the
 ``(m, 2)`` Jacobian of the residuals, :meth:`Network.jacobian`).
 
+>>> import toposcape as ts
 >>> from toposcape.lab import networks
 >>> networks.names()                                      # doctest: +SKIP
 >>> net = networks.get("two_depths")
@@ -24,17 +25,22 @@ for ``s > 0``) form a polynomial system with rational coefficients. Its lexicogr
 basis is computed exactly and checked to be zero-dimensional (finitely many complex
 solutions, so no curve of critical points is missed); the real roots of the basis' univariate
 element are isolated exactly (``Poly.real_roots``), each is substituted back at 60 digits,
-the other coordinate is taken from the common roots of the remaining basis elements, and
+the other coordinate is taken from the common roots of the remaining basis elements
+(numerically, at 60 digits, with a residual test: exact isolation for the eliminated
+coordinate, a high-precision numerical check for the other one), and
 every candidate is refined by Newton's method in mpmath and kept when the gradient vanishes
 to 1e-25 and it lies in :attr:`Network.box` (a closed box). So the list is every critical
-point in the box, not a sample; the tests also run a dense multistart of root finders on the
-gradient inside the box and check it finds nothing else.
+point in the box, not a sample (a network whose critical points form a curve, such as the deep
+linear ``w1 w2 x``, fails the zero-dimensionality check and is refused rather than sampled);
+the tests also run a dense multistart of root finders on the gradient inside the box and check
+that it finds nothing else.
 
 ``kind`` is the Hessian's verdict from its eigenvalues: ``"minimum"`` (all > tol),
 ``"maximum"`` (all < -tol), ``"saddle"`` (both signs, none near 0) or ``"degenerate"`` (an
 eigenvalue within ``tol = 1e-9 * max(1, max |lambda|)`` of zero: the Hessian does not decide).
 The column ``nature`` adds the verdict of higher-order terms for a degenerate point, found by
-sampling the loss on small circles around it (each network's docstring proves it).
+sampling the loss on small circles around it (for ``degenerate_gate``, the only network with a
+degenerate point, its docstring also proves it is a minimum).
 """
 
 from __future__ import annotations
@@ -317,9 +323,10 @@ def _critical_points(name: str) -> pd.DataFrame:
             if any(v <= 0 for v, c in zip(cand, net._d.substitution, strict=True) if c):
                 continue
             w = [back[k](cand[k]) for k in range(2)]
-            # Newton polish on the original gradient (skipped when the Hessian is singular)
+            # Newton polish on the original gradient; kept only when it stays at the candidate
+            # (near a singular Hessian Newton may fail or wander to another root)
             try:
-                w = list(
+                polished = list(
                     mpmath.findroot(
                         lambda a, b: net._mp_grad(a, b),
                         tuple(w),
@@ -327,6 +334,8 @@ def _critical_points(name: str) -> pd.DataFrame:
                         tol=mpmath.mpf(10) ** -50,
                     )
                 )
+                if max(abs(p - q) for p, q in zip(polished, w, strict=True)) < 1e-8:
+                    w = polished
             except (ValueError, ZeroDivisionError):
                 pass
             g = net._mp_grad(*w)
