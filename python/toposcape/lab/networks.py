@@ -470,8 +470,9 @@ _register(
 
         Two minima of different depths (loss 3.0554 near (1.374, 0.204) and 3.4034 near
         (-2.107, -0.370)) and a saddle near (-0.095, 0); gradients grow like
-        ``exp(2 |w1| max|x|)`` (about 1e5 at the edge of the box), so fixed-step gradient
-        descent diverges from most of the box. Exact solve: ``s = exp(w1)`` makes the gradient
+        ``exp(2 |w1| max|x|)``: |gradient| reaches about 3e6 at the edge ``w1 = 3`` of
+        the box, and gradient descent with the fixed step 0.01 diverges from about a third of
+        the box. Exact solve: ``s = exp(w1)`` makes the gradient
         rational in ``(s, w2)``.""",
         covers="steep (exponential) gradients; minima of different depths; a saddle",
         model=lambda x, a, b: b * sp.exp(a * x),
