@@ -230,8 +230,8 @@ def test_out_must_be_a_directory(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_quick_profile(tmp_path):
-    """The quick profile end to end (about 25 minutes on 2 cores with 2 workers; its committed
-    report and timing are in RESULTS.md)."""
+    """The quick profile end to end (25 minutes on 2 quiet cores with 2 workers, 34 when the
+    cores are shared; its committed report and timing are in RESULTS.md)."""
     path = ts.experiments.reproduce_thesis(
         tmp_path / "quick", profile="quick", workers=2, echo=None
     )
