@@ -693,17 +693,9 @@ def _analyze(settings: dict[str, Any], options: LandscapeOptions, progress: bool
         analysis_loss=("step", metrics["loss"].values),
         rerun_final_loss=((), float(traj.losses[-1])),
     )
-    for name in (
-        "grad_norm",
-        "distance",
-        "distance_to_final",
-        "step_length",
-        "grad_cosine",
-        "grad_dot_to_final",
-        "overlap",
-        "curvature",
-    ):
-        data[name] = ("step", metrics[name].values)
+    for name in metrics.data_vars:  # trajectory_metrics' variables (its loss is analysis_loss)
+        if name != "loss":
+            data[name] = ("step", metrics[name].values)
     model = settings["model"]
     memory = opt_options.get("memory") if with_memory else None
     attrs = {

@@ -153,14 +153,7 @@ def execute(
         meta.update(finished=finished, wall_time=finished - started, threads=traj.threads)
         for k, v in traj.threads.items():
             ds.attrs[f"thread_{k}"] = v
-        ds.attrs.update(
-            key=key,
-            host=meta["host"],
-            version=__version__,
-            git_commit=meta["git_commit"],
-            started=started,
-            finished=finished,
-        )
+        _stamp(ds, key, meta, started, finished)
         summary = {
             "best_loss": float(traj.best_loss),
             "final_loss": float(traj.losses[-1]),
@@ -171,19 +164,38 @@ def execute(
         }
         return RunResult(key, True, bytes(ds.to_netcdf(engine="scipy")), summary, meta)
     except Exception as exc:  # a failing run is recorded, not fatal to the study
-        meta.update(finished=time.time(), wall_time=time.time() - started)
-        return RunResult(
-            key,
-            False,
-            meta=meta,
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(),
-        )
+        return _failed(key, exc, meta, started)
+
+
+def _failed(key: str, exc: Exception, meta: dict, started: float) -> RunResult:
+    """A run or analysis that raised: recorded with its traceback, the others go on."""
+    meta.update(finished=time.time(), wall_time=time.time() - started)
+    return RunResult(
+        key,
+        False,
+        meta=meta,
+        error=f"{type(exc).__name__}: {exc}",
+        traceback=traceback.format_exc(),
+    )
+
+
+def _stamp(ds, key: str, meta: dict, started: float, finished: float) -> None:
+    """Where and when a result was computed, in its file's attributes."""
+    from .. import __version__
+
+    ds.attrs.update(
+        key=key,
+        host=meta["host"],
+        version=__version__,
+        git_commit=meta["git_commit"],
+        started=started,
+        finished=finished,
+    )
 
 
 def _execute_analysis(key: str, settings: Mapping[str, Any], meta: dict, started: float):
     """An analysis task (:mod:`.landscape_spec`): rerun the run, analyse it, same protocol."""
-    from .. import __version__, _threads
+    from .. import _threads
 
     try:
         if settings["analysis"] != "landscape":
@@ -197,14 +209,7 @@ def _execute_analysis(key: str, settings: Mapping[str, Any], meta: dict, started
             ds = analyze(run, LandscapeOptions.from_dict(settings["landscape"]), progress=False)
         finished = time.time()
         meta.update(finished=finished, wall_time=finished - started)
-        ds.attrs.update(
-            key=key,
-            host=meta["host"],
-            version=__version__,
-            git_commit=meta["git_commit"],
-            started=started,
-            finished=finished,
-        )
+        _stamp(ds, key, meta, started, finished)
         losses = np.asarray(ds["loss"].values, dtype=np.float64)
         summary = {
             "best_loss": float(np.nanmin(losses)) if np.isfinite(losses).any() else math.nan,
@@ -216,14 +221,7 @@ def _execute_analysis(key: str, settings: Mapping[str, Any], meta: dict, started
         }
         return RunResult(key, True, bytes(ds.to_netcdf(engine="scipy")), summary, meta)
     except Exception as exc:  # a failing analysis is recorded, not fatal to the stage
-        meta.update(finished=time.time(), wall_time=time.time() - started)
-        return RunResult(
-            key,
-            False,
-            meta=meta,
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(),
-        )
+        return _failed(key, exc, meta, started)
 
 
 def _dataset(traj, every, memory_at, designs, best_design, final_design):
