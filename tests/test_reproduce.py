@@ -153,15 +153,20 @@ def test_verdicts_follow_the_stored_data(miniature, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(miniature, copy)
     main_dir = copy / "main"
+
+    def finding_3(name: str) -> str:
+        """Finding 3's verdict in a report written afresh from the copied stores."""
+        path = write_thesis_report(
+            tmp_path / name,
+            main=ts.experiments.open(main_dir, "thesis"),
+            tuning=copy / "tune",
+            landscape=ts.experiments.open(copy / "landscape", "thesis-landscape"),
+            profile={"profile": "miniature"},
+        )
+        return _verdicts(path.read_text())[3]
+
     _scale_stored_losses(main_dir, "L-BFGS_M1", 1.5)
-    path = write_thesis_report(
-        tmp_path / "worse",
-        main=ts.experiments.open(main_dir, "thesis"),
-        tuning=copy / "tune",
-        landscape=ts.experiments.open(copy / "landscape", "thesis-landscape"),
-        profile={"profile": "miniature"},
-    )
-    assert _verdicts(path.read_text())[3] == "does not hold"
+    assert finding_3("worse") == "does not hold"
 
     # L-BFGS_M1's results replaced by L-BFGS's own: within 2% on every case.
     db = sqlite3.connect(main_dir / "index.sqlite")
@@ -182,14 +187,7 @@ def test_verdicts_follow_the_stored_data(miniature, tmp_path):
     db.close()
     for m1, m10 in pairs:
         shutil.copy(main_dir / "runs" / f"{m10}.nc", main_dir / "runs" / f"{m1}.nc")
-    path = write_thesis_report(
-        tmp_path / "equal",
-        main=ts.experiments.open(main_dir, "thesis"),
-        tuning=copy / "tune",
-        landscape=ts.experiments.open(copy / "landscape", "thesis-landscape"),
-        profile={"profile": "miniature"},
-    )
-    assert _verdicts(path.read_text())[3] == "holds"
+    assert finding_3("equal") == "holds"
 
 
 def test_estimate_counts_the_profiles_work():
