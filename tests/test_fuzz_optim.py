@@ -51,7 +51,8 @@ INT_OPTIONS = {"memory", "maxls"}
 
 
 class Quadratic:
-    """A small strictly convex objective: 0.5 x^T A x - b^T x."""
+    """A small strictly convex objective: 0.5 x^T A x - b^T x, also in least-squares form
+    (``0.5 ||L^T x - L^-1 b||^2`` minus a constant, ``A = L L^T``) for Levenberg-Marquardt."""
 
     size = N
 
@@ -61,6 +62,8 @@ class Quadratic:
         self.A = m @ m.T + N * np.eye(N)
         self.b = rng.normal(size=N)
         self.x0 = np.zeros(N)
+        self._L = np.linalg.cholesky(self.A)
+        self._c = np.linalg.solve(self._L, self.b)
 
     def value_and_grad(self, theta):
         g = self.A @ theta - self.b
@@ -68,6 +71,12 @@ class Quadratic:
 
     def hvp(self, theta, v):
         return self.A @ v
+
+    def residuals(self, theta):
+        return self._L.T @ theta - self._c
+
+    def jacobian(self, theta):
+        return self._L.T.copy()
 
 
 class Broken(Quadratic):

@@ -337,13 +337,26 @@ def test_line_search_lm_presets_do_not_stop_after_one_step(name):
 # Every preset on a convex quadratic
 # ------------------------------------------------------------------------------------------
 
-_LR = {"gd": 0.2, "hd": 0.3, "momentum": 0.01, "adam": 0.05, "rmsprop": 0.05, "adagrad": 0.5}
-_PRESETS = [n for n in ts.optim.names() if n not in ("oc", "mma")]
+_LR = {
+    "gd": 0.2,
+    "hd": 0.3,
+    "momentum": 0.01,
+    "adam": 0.05,
+    "rmsprop": 0.05,
+    "adagrad": 0.5,
+    # the adaptive ones start far too large on purpose: they must shrink it themselves
+    "gd_energy": 10.0,
+    "momentum_energy": 10.0,
+    "euler_richardson": 10.0,
+}
+# oc and mma need densities, lm a least-squares form (tests/test_optim_adaptive.py)
+_PRESETS = [n for n in ts.optim.names() if n not in ("oc", "mma", "lm")]
 
 
 def test_preset_list_is_complete():
     expected = {"lbfgs", "gd", "gd_ls", "hd", "momentum", "adam", "rmsprop", "adagrad"}
-    assert set(_PRESETS) == expected | {f"{n}_lm" for n in expected}
+    lab = {"gd_energy", "momentum_energy", "euler_richardson", "qn_golden"}
+    assert set(_PRESETS) == expected | {f"{n}_lm" for n in expected} | lab
 
 
 @pytest.mark.parametrize("name", _PRESETS)

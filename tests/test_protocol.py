@@ -15,10 +15,19 @@ from toposcape.optim import Requirements, Runner, RunState
 
 PROBLEM = "mbb_beam_96x32_0.5"
 #: Options for the presets whose step size has no default.
-STEP = {"gd": {"lr": 0.05}, "hd": {"lr": 0.05}, "momentum": {"lr": 0.01}}
+STEP = {
+    "gd": {"lr": 0.05},
+    "hd": {"lr": 0.05},
+    "momentum": {"lr": 0.01},
+    "gd_energy": {"lr": 0.05},
+    "momentum_energy": {"lr": 0.05},
+    "euler_richardson": {"lr": 0.05},
+}
 
 
 def _objective_for(opt):
+    if opt.requires.least_squares:  # Levenberg-Marquardt: a network in least-squares form
+        return ts.lab.networks.get("two_depths")
     return ts.PixelObjective(PROBLEM, volume_constraint=not opt.requires.explicit_volume)
 
 

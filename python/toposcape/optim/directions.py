@@ -68,6 +68,12 @@ class DirectionRule(ABC):
         """Whether the direction is scaled by curvature information (else it is ~ -g)."""
         return False
 
+    @property
+    def restartable(self) -> bool:
+        """Whether :meth:`restart` would change the next direction (then a failed step is
+        retried from the same point after a restart, instead of ending the run)."""
+        return self.has_curvature
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
         return f"{type(self).__name__}({params})"
@@ -206,6 +212,14 @@ class Momentum(DirectionRule):
     def reset(self, n: int) -> None:
         super().reset(n)
         self._v = np.zeros(self.n)
+
+    def restart(self) -> None:
+        """Forget the velocity (the next direction is ``-g``)."""
+        self._v[:] = 0.0
+
+    @property
+    def restartable(self) -> bool:
+        return bool(np.any(self._v))
 
     def direction(self, g: np.ndarray) -> np.ndarray:
         self._v *= self.beta

@@ -41,9 +41,9 @@ class Optimizer(Runner):
         Stop ("converged") when an accepted step reduces the (transformed) loss by at most
         ``ftol * max(|f_old|, |f_new|, 1)`` (L-BFGS-B's ``factr * eps``; 0: never).
     restart_on_failure : bool
-        After a failed line search, drop the direction's curvature memory and try again from
-        the same point (L-BFGS-B's behaviour); the run ends only when a search fails with an
-        empty memory.
+        After a failed line search, drop the direction's state (curvature memory, velocity)
+        and try again from the same point (L-BFGS-B's behaviour); the run ends only when a
+        search fails from a fresh state.
 
     Examples
     --------
@@ -107,7 +107,11 @@ class Optimizer(Runner):
         # on its own copies, so one optimizer can run in several threads at once.
         direction = copy.copy(self.direction)
         transforms = tuple(copy.copy(t) for t in self.transforms)
-        step_rule = self.step
+        step_rule = copy.copy(self.step)
+        step_rule.reset()
+        # A stochastic objective (minibatches) evaluates iterate k on batch k: the protocol's
+        # one extension, see toposcape.optim.protocol.
+        select_batch = getattr(obj, "select_batch", None)
 
         def transform(f: float, g: np.ndarray) -> tuple[float, np.ndarray]:
             for t in transforms:
@@ -121,6 +125,8 @@ class Optimizer(Runner):
         rec = recorder
 
         who = f"{self.name}.run"
+        if select_batch is not None:
+            select_batch(0)
         f, g = checked_evaluation(obj, theta, who)
         rec.evaluation(theta, f)
         rec.accept(theta, f, g)
@@ -182,6 +188,8 @@ class Optimizer(Runner):
             ):
                 reason, message = "converged", f"max |g| <= gtol = {self.gtol:g}"
                 break
+            if select_batch is not None:
+                select_batch(steps + 1)
             d = direction.direction(G)
             slope = _vec.dot(G, d)
             if not math.isfinite(slope):  # a direction rule overflowed: never step to NaN
@@ -205,7 +213,7 @@ class Optimizer(Runner):
             if not outcome.accepted:
                 if memory_log is not None:
                     memory_log.pop()
-                if self.restart_on_failure and direction.has_curvature:
+                if self.restart_on_failure and direction.restartable:
                     direction.restart()
                     continue
                 reason, message = outcome.reason, outcome.message

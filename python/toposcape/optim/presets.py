@@ -14,6 +14,14 @@ name           composition                                 options (defaults)
 ``rmsprop``    RMSProp x constant step                     lr (1e-3), rho, eps
 ``adagrad``    Adagrad x constant step                     lr (1e-2), initial, eps
 ``*_lm``       any of the above x landscape modification   f ("linear"), lm_eps (1), c
+``gd_energy``  identity x energy-decrease step             lr (required), shrink, grow, max_lr
+``momentum_``  heavy ball x energy-decrease step with      lr (required), beta (0.9), shrink,
+``energy``     kinetic term                                grow, max_lr
+``euler_``     gradient descent, step by Richardson's      lr (required), tol (1e-3), safety,
+``richardson`` error estimate (own loop)                   max_growth, min_shrink
+``lm``         Levenberg-Marquardt (least-squares form;    tau (1e-3), gtol, xtol
+               not the ``*_lm`` suffix above)
+``qn_golden``  L-BFGS two-loop x golden-section search     memory (10), xtol (1e-4), maxls (60)
 ``oc``         optimality criteria (explicit volume)       move (0.2), damping (0.5), ...
 ``mma``        nlopt's MMA (explicit volume)               initial_step, constraint_tol, ...
 =============  ==========================================  =====================================
@@ -40,10 +48,12 @@ import numpy as np
 
 from .. import _validate
 from ..errors import InvalidInputError, UnknownNameError
+from .adaptive import EnergyDecrease, EulerRichardson
 from .directions import LBFGS, Adagrad, Adam, Identity, Momentum, RMSProp
+from .least_squares import LevenbergMarquardt
 from .optimizer import Optimizer
 from .protocol import Runner
-from .steps import Constant, StrongWolfe
+from .steps import Constant, GoldenSection, StrongWolfe
 from .transforms import LandscapeModification
 
 __all__ = ["REQUIRED", "Option", "Preset", "get", "names", "preset", "register", "describe"]
@@ -256,7 +266,10 @@ def _hd(lr: float, memory: int = 10, pair_dtype: str = "float64") -> Optimizer:
 
 
 def _momentum(lr: float, beta: float = 0.9, nesterov: bool = False) -> Optimizer:
-    return Optimizer(Momentum(beta, nesterov), Constant(lr), name="momentum")
+    # A diverging step ends the run, as for plain GD (no retry from a restarted velocity).
+    return Optimizer(
+        Momentum(beta, nesterov), Constant(lr), name="momentum", restart_on_failure=False
+    )
 
 
 def _adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7):
@@ -269,6 +282,56 @@ def _rmsprop(lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-7) -> Optimizer
 
 def _adagrad(lr: float = 1e-2, initial: float = 0.1, eps: float = 1e-7) -> Optimizer:
     return Optimizer(Adagrad(initial, eps), Constant(lr), name="adagrad")
+
+
+def _gd_energy(
+    lr: float, shrink: float = 0.5, grow: float = 2.0, max_lr: float | None = None, gtol=0.0
+) -> Optimizer:
+    return Optimizer(
+        Identity(),
+        EnergyDecrease(lr, shrink, grow, max_lr),
+        name="gd_energy",
+        gtol=gtol,
+        restart_on_failure=False,
+    )
+
+
+def _momentum_energy(
+    lr: float,
+    beta: float = 0.9,
+    shrink: float = 0.5,
+    grow: float = 2.0,
+    max_lr: float | None = None,
+    gtol: float = 0.0,
+) -> Optimizer:
+    # A failed step (no decrease along a velocity that points uphill) restarts the velocity.
+    return Optimizer(
+        Momentum(beta),
+        EnergyDecrease(lr, shrink, grow, max_lr, kinetic=True),
+        name="momentum_energy",
+        gtol=gtol,
+    )
+
+
+def _euler_richardson(
+    lr: float,
+    tol: float = 1e-3,
+    safety: float = 0.9,
+    max_growth: float = 2.0,
+    min_shrink: float = 0.2,
+    gtol: float = 0.0,
+) -> EulerRichardson:
+    return EulerRichardson(lr, tol, safety, max_growth, min_shrink, gtol)
+
+
+def _lm(tau: float = 1e-3, gtol: float = 0.0, xtol: float = 1e-15) -> LevenbergMarquardt:
+    return LevenbergMarquardt(tau, gtol, xtol)
+
+
+def _qn_golden(memory: int = 10, xtol: float = 1e-4, maxls: int = 60) -> Optimizer:
+    return Optimizer(
+        LBFGS(memory), GoldenSection(xtol, maxls), name="qn_golden", gtol=1e-14, ftol=_EPS
+    )
 
 
 def _oc(
@@ -386,6 +449,58 @@ for _name, _factory, _summary, _docs in _BUILTIN:
         f"{_summary}, with landscape modification",
         {**_docs, **_LM_DOCS},
     )
+_ENERGY_DOCS = {
+    "lr": "first trial step; too large a step is shrunk until the energy decreases",
+    "shrink": "factor in (0, 1) applied to a rejected step",
+    "grow": "factor (>= 1) applied to an accepted step for the next first trial",
+    "max_lr": "cap of the step (None: lr)",
+    "gtol": "stop when max |g| <= gtol (0: never)",
+}
+register(
+    "gd_energy",
+    _gd_energy,
+    "gradient descent, a step accepted only if the loss decreases (else shrunk; grows back)",
+    _ENERGY_DOCS,
+)
+register(
+    "momentum_energy",
+    _momentum_energy,
+    "heavy-ball momentum, a step accepted only if loss + kinetic energy decreases",
+    {**_ENERGY_DOCS, "beta": "momentum in [0, 1)"},
+)
+register(
+    "euler_richardson",
+    _euler_richardson,
+    "gradient descent with the step set by Richardson's error estimate (one vs two half steps)",
+    {
+        "lr": "first step",
+        "tol": "bound on the local error estimate, in parameter units",
+        "safety": "safety factor of the step controller, in (0, 1]",
+        "max_growth": "largest growth of the step per accepted step (>= 1)",
+        "min_shrink": "smallest factor applied to a rejected step, in (0, 1)",
+        "gtol": "stop when max |g| <= gtol (0: never)",
+    },
+)
+register(
+    "lm",
+    _lm,
+    "Levenberg-Marquardt (gain-ratio damping); needs residuals() and jacobian(), small problems",
+    {
+        "tau": "initial damping relative to max diag(J^T J)",
+        "gtol": "stop when max |g| <= gtol (0: never)",
+        "xtol": "stop when ||delta|| <= xtol (||theta|| + xtol)",
+    },
+)
+register(
+    "qn_golden",
+    _qn_golden,
+    "quasi-Newton (L-BFGS two-loop) x exact golden-section line search (studies.md sec. 4)",
+    {
+        **_MEMORY_DOCS,
+        "xtol": "relative width of the golden-section bracket at convergence",
+        "maxls": "evaluations allowed per line search",
+    },
+)
 register(
     "oc",
     _oc,

@@ -7,6 +7,16 @@ arguments, checks the objective against what the optimizer declares it needs
 (:class:`Requirements`), and drives the progress bar and the user's callback; subclasses
 implement :meth:`Runner._run` only. The experiment engine, the CLI and notebooks rely on this
 signature and on :attr:`Runner.requires` rather than on preset names.
+
+Stochastic objectives (minibatches)
+-----------------------------------
+An objective with a method ``select_batch(k: int)`` is stochastic: the optimizer calls it with
+``k = 0`` before evaluating ``theta0`` and with ``k + 1`` before the step from iterate ``k``,
+so every evaluation of a step (the trial at iterate ``k + 1`` included) uses batch ``k + 1``.
+The batch must be a pure function of ``k`` and the objective's seed, so a run stays a pure
+function of its settings. Deterministic objectives have no such method and nothing changes
+for them. The optimizers built on :class:`~toposcape.optim.Optimizer` follow this; others
+ignore it (they see whatever batch is selected).
 """
 
 from __future__ import annotations
@@ -40,10 +50,15 @@ class Requirements:
         ``PixelObjective(problem, volume_constraint=False)`` does.
     curvature_memory : bool
         The optimizer keeps L-BFGS curvature pairs, so ``record_memory=True`` is meaningful.
+    least_squares : bool
+        The optimizer needs the least-squares form (Levenberg-Marquardt): ``residuals(theta)
+        -> (m,)`` and ``jacobian(theta) -> (m, size)``, the loss a positive multiple of
+        ``sum(residuals**2)`` (plus a constant).
     """
 
     explicit_volume: bool = False
     curvature_memory: bool = False
+    least_squares: bool = False
 
     def check(self, objective, who: str) -> None:
         """Raise a clear error when ``objective`` lacks what these requirements ask for."""
@@ -55,6 +70,17 @@ class Requirements:
                     f"{who} enforces the volume constraint itself and needs an objective over "
                     "densities in [0, 1], e.g. toposcape.PixelObjective(problem, "
                     f"volume_constraint=False); got {_describe(objective)}"
+                )
+        if self.least_squares:
+            missing = [
+                a for a in ("residuals", "jacobian") if not callable(getattr(objective, a, None))
+            ]
+            if missing:
+                raise InvalidInputError(
+                    f"{who} needs an objective in least-squares form, with residuals(theta) "
+                    "and jacobian(theta) (e.g. toposcape.lab.networks.get(...)); "
+                    f"{type(objective).__name__} has no {' or '.join(missing)} (the topology "
+                    "objectives have none: compliance is not a sum of squares)"
                 )
 
 

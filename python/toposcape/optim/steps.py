@@ -117,6 +117,12 @@ class StepRule(ABC):
 
     name = "step"
 
+    def reset(self) -> None:
+        """Start of a run (the optimizer calls it on its private copy); stateless rules
+        ignore it, adaptive ones (:class:`~toposcape.optim.adaptive.EnergyDecrease`) start
+        afresh."""
+        return
+
     @abstractmethod
     def search(self, ctx: StepContext) -> StepOutcome:
         """Choose a step along ``ctx.direction``, evaluating through ``ctx.evaluate``."""
