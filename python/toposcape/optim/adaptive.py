@@ -134,19 +134,29 @@ class EulerRichardson(Runner):
     At ``theta`` with gradient ``g`` and step ``t``: one Euler step ``theta_1 = theta - t g``
     and two half steps ``theta_h = theta - (t/2) g``, ``theta_2 = theta_h - (t/2) g(theta_h)``.
     Their difference ``err = ||theta_2 - theta_1|| = (t/2) ||g(theta_h) - g||`` estimates the
-    local error of the Euler step. The step is accepted (the iterate becomes the more accurate
-    ``theta_2``) when ``err <= tol`` and its loss is finite; the next step is then
-    ``t * min(max_growth, safety * sqrt(tol / err))``. Otherwise ``t`` is multiplied by
-    ``max(min_shrink, safety * sqrt(tol / err))`` and the step retried (``sqrt``: the error
-    of Euler's step is ``O(t^2)``). Two evaluations per accepted step (``theta_h`` and
-    ``theta_2``); ``theta_1`` is never evaluated.
+    local error of the Euler step. The control is relative to the step's length ``t ||g||``:
+
+        ratio = err / (t ||g||) = ||g(theta_h) - g|| / (2 ||g||) <= tol
+
+    accepts the step (the iterate becomes the more accurate ``theta_2``, if its loss is
+    finite), and the next step is ``t * min(max_growth, safety * tol / ratio)``; otherwise
+    ``t`` is multiplied by ``max(min_shrink, safety * tol / ratio)`` and the step retried
+    (exponent 1: the ratio grows like ``t``). Two evaluations per accepted step
+    (``theta_h`` and ``theta_2``); ``theta_1`` is never evaluated.
+
+    Why relative: with an absolute bound ``err <= tol`` the scheme stalls at a distance of
+    order ``tol`` from the minimum along stiff directions (the step settles at the stability
+    edge, where the stiff mode neither grows nor decays; measured on a quadratic with
+    curvatures 1, 10, 100: the loss stops at 3e-8 of its start for any number of steps). On
+    a quadratic the ratio is ``t lambda / 4`` for a mode of curvature ``lambda``, so
+    ``tol < 1`` keeps every mode stable and the iteration converges.
 
     Parameters
     ----------
     lr : float
         First step (> 0).
     tol : float
-        Bound on the local error estimate, in parameter units.
+        Bound on the relative error estimate ``ratio`` (in (0, 1) for a stable iteration).
     safety, max_growth, min_shrink : float
         The controller's safety factor (in (0, 1]), largest growth (>= 1) and smallest
         shrink factor (in (0, 1)) per step.
@@ -161,7 +171,7 @@ class EulerRichardson(Runner):
     def __init__(
         self,
         lr: float,
-        tol: float = 1e-3,
+        tol: float = 0.1,
         safety: float = 0.9,
         max_growth: float = 2.0,
         min_shrink: float = 0.2,
@@ -225,18 +235,20 @@ class EulerRichardson(Runner):
                 reason, message = "converged", f"max |g| <= gtol = {self.gtol:g}"
                 break
             accepted = False
+            g_norm = _vec.norm(g)
             for _ in range(self.max_tries):
                 if not budget_left():
                     break
                 half = theta - (0.5 * t) * g
                 f_half, g_half = checked_evaluation(obj, half, who)
                 rec.evaluation(half, f_half)
-                err = 0.5 * t * _vec.distance(g_half, g)
-                if not (math.isfinite(f_half) and math.isfinite(err)):
+                change = _vec.distance(g_half, g)
+                ratio = 0.5 * change / g_norm if g_norm > 0 else 0.0
+                if not (math.isfinite(f_half) and math.isfinite(ratio)):
                     t *= self.min_shrink
                     continue
-                if err > self.tol:
-                    t *= max(self.min_shrink, self.safety * math.sqrt(self.tol / err))
+                if ratio > self.tol:
+                    t *= max(self.min_shrink, self.safety * self.tol / ratio)
                     continue
                 if not budget_left():
                     break
@@ -251,8 +263,8 @@ class EulerRichardson(Runner):
                 steps += 1
                 rec.accept(theta, f, g, t, gd)
                 growth = self.max_growth
-                if err > 0:
-                    growth = min(growth, self.safety * math.sqrt(self.tol / err))
+                if ratio > 0:
+                    growth = min(growth, self.safety * self.tol / ratio)
                 t *= growth
                 accepted = True
                 break

@@ -17,7 +17,7 @@ name           composition                                 options (defaults)
 ``gd_energy``  identity x energy-decrease step             lr (required), shrink, grow, max_lr
 ``momentum_``  heavy ball x energy-decrease step with      lr (required), beta (0.9), shrink,
 ``energy``     kinetic term                                grow, max_lr
-``euler_``     gradient descent, step by Richardson's      lr (required), tol (1e-3), safety,
+``euler_``     gradient descent, step by Richardson's      lr (required), tol (0.1), safety,
 ``richardson`` error estimate (own loop)                   max_growth, min_shrink
 ``lm``         Levenberg-Marquardt (least-squares form;    tau (1e-3), gtol, xtol
                not the ``*_lm`` suffix above)
@@ -315,7 +315,7 @@ def _momentum_energy(
 
 def _euler_richardson(
     lr: float,
-    tol: float = 1e-3,
+    tol: float = 0.1,
     safety: float = 0.9,
     max_growth: float = 2.0,
     min_shrink: float = 0.2,
@@ -474,7 +474,7 @@ register(
     "gradient descent with the step set by Richardson's error estimate (one vs two half steps)",
     {
         "lr": "first step",
-        "tol": "bound on the local error estimate, in parameter units",
+        "tol": "bound on the local error estimate relative to the step length, in (0, 1)",
         "safety": "safety factor of the step controller, in (0, 1]",
         "max_growth": "largest growth of the step per accepted step (>= 1)",
         "min_shrink": "smallest factor applied to a rejected step, in (0, 1)",
