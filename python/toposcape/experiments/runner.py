@@ -114,6 +114,10 @@ def execute(
         "python": platform.python_version(),
         "started": started,
     }
+    if settings.get("analysis") == "lab":  # a lab task (.lab_spec)
+        from .lab_spec import execute_lab
+
+        return execute_lab(key, settings, meta, started)
     if settings.get("analysis") is not None:
         return _execute_analysis(key, settings, meta, started)
     try:

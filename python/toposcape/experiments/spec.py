@@ -634,7 +634,9 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> StudySpec:
     """A :class:`StudySpec` from a TOML file, TOML text or a mapping.
 
     A spec with a ``[landscape]`` table gives a
-    :class:`~toposcape.experiments.landscape_spec.LandscapeSpec` (its runs, each analysed).
+    :class:`~toposcape.experiments.landscape_spec.LandscapeSpec` (its runs, each analysed); one
+    with a ``[lab]`` table a :class:`~toposcape.experiments.lab_spec.LabSpec` (optimizers x
+    seeds on a lab objective).
     """
     try:
         import tomllib
@@ -665,6 +667,10 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> StudySpec:
 
 
 def _from_dict(data: Mapping[str, Any]):
+    if isinstance(data, Mapping) and "lab" in data:
+        from .lab_spec import LabSpec
+
+        return LabSpec.from_dict(data)
     if isinstance(data, Mapping) and "landscape" in data:
         from .landscape_spec import LandscapeSpec
 

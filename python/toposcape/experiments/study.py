@@ -66,7 +66,8 @@ def run(
     ----------
     spec : StudySpec, LandscapeSpec, path to a TOML file, TOML text or a mapping
         A spec with a ``[landscape]`` table runs its analysis tasks
-        (:mod:`~toposcape.experiments.landscape_spec`).
+        (:mod:`~toposcape.experiments.landscape_spec`), one with a ``[lab]`` table its lab
+        tasks (:mod:`~toposcape.experiments.lab_spec`).
     out : path
         The study directory (index and results); created if missing.
     executor : "local", "dask" or an Executor
@@ -86,9 +87,10 @@ def run(
     StudyReport
         Failed runs do not stop the others; ``report.ok`` is False when some failed.
     """
+    from .lab_spec import LabSpec
     from .landscape_spec import LandscapeSpec
 
-    if not isinstance(spec, (StudySpec, LandscapeSpec)):
+    if not isinstance(spec, (StudySpec, LandscapeSpec, LabSpec)):
         spec = load_spec(spec)
     started = time.perf_counter()
     store = Store(out)
@@ -224,6 +226,10 @@ class Study:
             from .tuning import load_tuning
 
             return load_tuning(self.spec_source).study
+        if "lab" in self.spec_source:
+            from .lab_spec import LabSpec
+
+            return LabSpec.from_dict(self.spec_source)
         if "landscape" in self.spec_source:
             from .landscape_spec import LandscapeSpec
 
