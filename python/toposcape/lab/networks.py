@@ -53,6 +53,7 @@ import mpmath
 import numpy as np
 import pandas as pd
 import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
 
 from .. import _validate
 
@@ -185,6 +186,69 @@ class Network:
         with np.errstate(all="ignore"):
             return np.array(self._f_jac(*t), dtype=np.float64).reshape(self.n_residuals, self.size)
 
+    # -- batched evaluation: many points at once (toposcape.lab.basins) ------------------
+    #
+    # The loss, gradient, residuals and Jacobian are lambdified a second time for arrays of
+    # points: loss and gradient in one function, common subexpressions computed once
+    # (``cse``), and small integer powers written as products (``w*w*w``), since NumPy's
+    # array ``power`` is slow for exponents other than 2. Together ~10x faster than the
+    # one-point functions applied to arrays, and evaluated in chunks of rows that stay in
+    # cache. The values agree with the one-point methods to a few units in the last place,
+    # not bitwise: there ``w**3`` on a float64 scalar is C ``pow`` (correctly rounded or
+    # nearly), here two rounded products, and subexpressions may be summed in another order.
+
+    @functools.cached_property
+    def _batch_functions(self):
+        res = self._residual_exprs()
+        jac = [[sp.diff(r, w) for w in _PARAMS] for r in res]
+        options = {"modules": "numpy", "printer": _ProductPowers, "cse": True}
+        return (
+            sp.lambdify(_PARAMS, [self._loss_expr, *self._grad_expr], **options),
+            sp.lambdify(_PARAMS, res, **options),
+            sp.lambdify(_PARAMS, [v for row in jac for v in row], **options),
+        )
+
+    def _thetas(self, thetas, who: str) -> np.ndarray:
+        return _validate.array(
+            thetas, "thetas", (None, self.size), finite=False, who=f"{self.name}.{who}"
+        )
+
+    def _batched(self, which: int, thetas, who: str) -> np.ndarray:
+        """The batch function ``which`` on the rows of ``thetas``: a (k, outputs) array."""
+        t = self._thetas(thetas, who)
+        fn = self._batch_functions[which]
+        k = t.shape[0]
+        out = None
+        with np.errstate(all="ignore"):
+            for start in range(0, k, _BATCH_ROWS):
+                rows = t[start : start + _BATCH_ROWS]
+                values = fn(rows[:, 0], rows[:, 1])
+                if out is None:
+                    out = np.empty((k, len(values)))
+                for j, v in enumerate(values):
+                    out[start : start + len(rows), j] = v  # constants broadcast
+        return out
+
+    def value_and_grad_batch(self, thetas) -> tuple[np.ndarray, np.ndarray]:
+        """Loss and gradient at each row of ``thetas`` ((k, size)).
+
+        Returns ``losses`` (k,) and ``grads`` (k, size), float64, equal to
+        :meth:`value_and_grad`'s to a few units in the last place (see the comment above).
+        Rows with NaN or inf give non-finite results instead of an error (the one-point
+        methods refuse them).
+        """
+        out = self._batched(0, thetas, "value_and_grad_batch")
+        return out[:, 0].copy(), out[:, 1:].copy()
+
+    def residuals_batch(self, thetas) -> np.ndarray:
+        """:meth:`residuals` at each row of ``thetas`` ((k, size)), as a (k, m) array."""
+        return self._batched(1, thetas, "residuals_batch")
+
+    def jacobian_batch(self, thetas) -> np.ndarray:
+        """:meth:`jacobian` at each row of ``thetas`` ((k, size)), as a (k, m, size) array."""
+        out = self._batched(2, thetas, "jacobian_batch")
+        return out.reshape(out.shape[0], self.n_residuals, self.size)
+
     # -- exact critical points -----------------------------------------------------------
 
     def critical_points(self) -> pd.DataFrame:
@@ -231,6 +295,21 @@ class Network:
             num, _den = sp.fraction(sp.together(sp.diff(loss, z)))
             eqs.append(sp.Poly(sp.expand(num), *zs))
         return zs, eqs, back
+
+
+#: Rows per call of a batched function: the temporaries of one call stay in cache.
+_BATCH_ROWS = 16384
+
+
+class _ProductPowers(NumPyPrinter):
+    """NumPy code with ``b**n`` for n = 2, 3, 4 written as ``b*b*...`` (fast on arrays)."""
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.as_base_exp()
+        if exp.is_Integer and 2 <= int(exp) <= 4:
+            b = f"({self._print(base)})"
+            return "(" + "*".join([b] * int(exp)) + ")"
+        return super()._print_Pow(expr, rational=rational)
 
 
 def _real_candidates(zs, eqs):
