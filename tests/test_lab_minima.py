@@ -225,3 +225,30 @@ def test_from_study(tmp_path):
     fig = m.plot()
     assert len(fig.axes) == 2
     matplotlib.pyplot.close(fig)
+
+
+@pytest.mark.slow
+def test_lab_minima_example_quick(tmp_path):
+    """examples/lab_minima.py --quick: every output written, the numbers consistent."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "lab_minima.py"
+    spec = importlib.util.spec_from_file_location("lab_minima", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.run(tmp_path, quick=True, seeds=3, max_pairs=2, workers=1, progress=False)
+    for name in ("minima.csv", "barriers.csv", "summary.csv", "minima.png", "depth_accuracy.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    table = pd.read_csv(tmp_path / "minima.csv")
+    assert len(table) == 6 and set(table["group"]) == {"SGD", "QN-golden"}
+    assert np.all((table["test_accuracy"] > 0.8) & (table["test_accuracy"] <= 1.0))
+    assert np.all(table["sharpness"] > 0)
+    barriers = pd.read_csv(tmp_path / "barriers.csv")
+    assert len(barriers) == 2 and np.all(barriers["barrier"] <= barriers["straight_barrier"])
+    assert json.loads((tmp_path / "claims.json").read_text())["seeds"] == 3
+    med = table.groupby("group")["train_loss"].median()
+    assert result["deeper"]["train_loss_median"]["SGD"] == pytest.approx(med["SGD"])

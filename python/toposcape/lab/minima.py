@@ -573,13 +573,16 @@ class MinimaSet:
                 part = t[(t["group_i"] == g) & (t["group_j"] == g)]
                 if not len(part):
                     continue
-                base = 3.0 * len(ticks)
-                for offset, column in ((0.0, "barrier"), (1.0, "straight_barrier")):
+                base = 3.0 * (len(ticks) // 2)
+                for offset, column, name in (
+                    (0.0, "barrier", "Fourier"),
+                    (1.0, "straight_barrier", "straight"),
+                ):
                     data.append(part[column].to_numpy())
                     positions.append(base + offset)
                     box_colors.append(colors[k % len(colors)])
-                ticks.append(base + 0.5)
-                labels.append(f"{g}\n({len(part)} pairs)")
+                    ticks.append(base + offset)
+                    labels.append(f"{name}\n{g}\n({len(part)} pairs)")
             if data:
                 boxes = ax.boxplot(
                     data, positions=positions, widths=0.8, patch_artist=True, showfliers=False
@@ -593,13 +596,17 @@ class MinimaSet:
                     ax.plot(pos + jitter, values, ".", color="k", markersize=3, alpha=0.6)
                 ax.set_xticks(ticks, labels, fontsize="x-small")
                 every = np.concatenate(data)
-                if every.size and np.all(every > 0):
+                positive = every[every > 0]
+                if every.size and positive.size == every.size:
                     ax.set_yscale("log")
+                elif positive.size and np.all(every >= 0):
+                    # zero barriers (monotone paths) next to positive ones
+                    ax.set_yscale("symlog", linthresh=float(positive.min()))
+                    ax.set_ylim(bottom=0.0)
                 ax.set_ylabel("barrier (loss above the higher end point)")
                 ax.set_title(
-                    "barriers within each set: Fourier path (dark) vs straight line (light)",
-                    fontsize="small",
+                    "barriers within each set: Fourier path vs straight line", fontsize="small"
                 )
         if title:
-            fig.suptitle(title)
+            fig.suptitle(title, fontsize="medium")
         return fig
