@@ -288,6 +288,9 @@ def test_lab_spec_parses_and_labels():
     )
     assert relabeled.tasks()[1].key == tasks[1].key
     assert relabeled.tasks()[1].optimizer.label() == "QN"
+    full = ts.experiments.load_spec(SPEC.replace("batch_size = 16", 'batch_size = "full"'))
+    assert full.tasks()[0].batch_size is None
+    assert full.tasks()[0].optimizer.label() == "gd(lr=0.3, max_steps=40)"
     other = ts.experiments.load_spec(SPEC.replace("hidden = 3", "hidden = 4"))
     assert other.tasks()[1].key != tasks[1].key
 

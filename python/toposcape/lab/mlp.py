@@ -9,7 +9,7 @@ on seeded, reproducible minibatches.
 
 >>> import toposcape as ts
 >>> obj = ts.lab.MLPObjective("digits", hidden=16, batch_size=32, seed=3)
->>> traj = ts.optim.get("gd", lr=0.1).run(obj, max_steps=2000)
+>>> traj = ts.optim.get("gd", lr=0.1).run(obj, max_steps=2000, max_evals=None)
 >>> obj.accuracy(traj.theta), obj.train_loss(traj.theta)
 
 The network
