@@ -2,15 +2,40 @@
 critical points, and tools to study how optimizers travel a landscape.
 
 >>> import toposcape as ts
->>> net = ts.lab.networks.get("two_depths")        # an Objective with exact critical points
->>> net.critical_points()                          # DataFrame: theta_0, theta_1, kind, loss, ...
->>> path = ts.lab.fourier_path(net, a, b)          # lowest-barrier path between two minima
+>>> net = ts.lab.networks.get("two_depths")          # an Objective with exact critical points
+>>> net.critical_points()                            # DataFrame: theta_0, theta_1, kind, loss, ...
+>>> opt = ts.optim.get("gd_energy", lr=1.0)          # energy-decreasing adaptive GD
+>>> maps = ts.lab.basins(net, opt, lo=-3, hi=3, n=400, max_steps=500)   # doctest: +SKIP
+>>> maps.fractions, maps.plot()                      # doctest: +SKIP
+>>> a, b = net.minima()[["theta_0", "theta_1"]].to_numpy()
+>>> path = ts.lab.fourier_path(net, a, b)            # lowest-barrier path  # doctest: +SKIP
+>>> mlp = ts.lab.MLPObjective("digits", hidden=16, batch_size=32)  # minibatch SGD objective
 
-Modules: :mod:`.networks` (benchmark networks whose critical points are computed exactly by
-Groebner bases), :mod:`.paths` (the Fourier path finder).
+Modules: :mod:`.networks` (benchmark networks, critical points by Groebner bases),
+:mod:`.basins` (vectorized runs from grids of starts: basin maps, reach probabilities,
+sensitivity), :mod:`.paths` (the Fourier path finder), :mod:`.mlp` (a one-hidden-layer
+classifier on scikit-learn's data sets, full batch or minibatches, with its hidden-unit
+symmetries), :mod:`.minima` (sets of minima from many seeds: kernel PCA, pairwise barriers).
+The optimizers of the studies are presets of :mod:`toposcape.optim` (``gd_energy``,
+``momentum_energy``, ``euler_richardson``, ``lm``, ``qn_golden``); many runs from seeds go
+through the experiment engine with a ``[lab]`` spec (:mod:`toposcape.experiments.lab_spec`).
 """
 
 from . import networks
+from .basins import BasinResult, basins, reach_probabilities, run_starts
+from .minima import MinimaSet
+from .mlp import MLPObjective
 from .paths import FourierPath, SmoothMaxPath, fourier_path
 
-__all__ = ["FourierPath", "SmoothMaxPath", "fourier_path", "networks"]
+__all__ = [
+    "BasinResult",
+    "FourierPath",
+    "MLPObjective",
+    "MinimaSet",
+    "SmoothMaxPath",
+    "basins",
+    "fourier_path",
+    "networks",
+    "reach_probabilities",
+    "run_starts",
+]
