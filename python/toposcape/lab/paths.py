@@ -22,33 +22,42 @@ The quantity wanted is the highest loss on the *continuous* path. A maximum over
 a lower bound of it, and minimising that bound invites the optimiser to cheat: with nodes at
 equal steps of ``t``, the sine series can make the path race across a ridge between two nodes
 (a large speed ``|path'(t)|`` over one node gap), so that the ridge falls between them. That is
-not a rare corner case but what the optimum of the node problem looks like (on the
-``two_depths`` network the node barrier came out 0.060 for a path whose continuous maximum is
-0.092, below the 0.084 of the lowest saddle that every path must cross). Two measures fix it,
-one in the optimisation and one in what is reported:
+not a rare corner case but what the optimum of the node problem looks like: on the
+``two_depths`` network (4 modes, 32 nodes) the node barrier came out 0.060 for a path whose
+continuous maximum is 0.092, while every path must climb at least 0.0836 (the lowest saddle,
+its mountain pass). Two measures fix it, one in the optimisation and one in what is reported:
 
 1. **Nodes at equal arc length** (``spacing="arclength"``, the default). At every evaluation
    the nodes ``t_j(c)`` are placed at equal fractions of the path's Euclidean length (measured
-   on a fine polygon of ``fine`` segments, in closed form from the ``(modes+1)^2`` Gram matrix
-   of ``[theta_b - theta_a; c]``, so it costs nothing per parameter). Consecutive nodes are
-   then ``length / (points - 1)`` apart in space wherever they are: the path can no longer
-   concentrate its motion between two nodes, and the node maximum undersamples the path no
-   more than it undersamples the straight line. The nodes depend on ``c``; the gradient
-   includes that dependence exactly (the derivative of ``t_j`` through the segment lengths,
-   a vector-Jacobian product on the Gram matrix), so L-BFGS sees the function it minimises.
-2. **A dense check of every candidate returned** (``check_points``, ``refine``). The straight
-   line and, at the end of each annealing stage, the stage's best path (lowest node maximum)
-   are evaluated on ``check_points`` nodes at equal arc length, then refined: a cubic Hermite
-   interpolant of the loss along the path (values and directional derivatives
-   ``grad f . path'(t)``, both given by ``value_and_grad``) estimates the maximum in every
-   gap, and the objective is evaluated where that estimate beats the highest measured loss,
-   up to ``refine`` times. The returned path is the checked candidate with the lowest checked
-   maximum (the straight line included, so the barrier never exceeds the straight line's),
-   and :attr:`FourierPath.barrier` is that checked maximum minus the higher end point's loss.
-   It is a measured loss on the path, so it can only err low, by what ``check_points``
-   samples plus the refinement miss: a spike narrower than the check spacing and invisible in
-   the slopes of its neighbours. The node maximum stays available as
-   :attr:`FourierPath.node_barrier`, and the straight line's barrier is the same dense check.
+   on a fine polygon of at least 2048 segments, in closed form from the ``(modes+1)^2`` Gram
+   matrix of ``[theta_b - theta_a; c]``, so it costs nothing per parameter). Consecutive nodes
+   are then ``length / (points - 1)`` apart in space wherever they are: the path can no longer
+   concentrate its motion between two nodes, and the node maximum undersamples the path about
+   as much as it undersamples the straight line. The nodes depend on ``c``; the gradient
+   includes that dependence exactly (the derivative of ``t_j`` through the segment lengths, a
+   vector-Jacobian product on the Gram matrix), so L-BFGS sees the function it minimises. On
+   ``two_depths`` the path then climbs 0.0838 (0.0836 with 6 modes and 64 nodes).
+2. **A dense check of the candidates** (``check_points``, ``refine``). The straight line and,
+   at the end of each annealing stage, the stage's best paths are evaluated on
+   ``check_points`` nodes at equal arc length, then refined: a cubic Hermite interpolant of
+   the loss along the path (values and directional derivatives ``grad f . path'(t)``, both
+   given by ``value_and_grad``) estimates the maximum in every gap, and the objective is
+   evaluated where that estimate beats the highest measured loss, up to ``refine`` times.
+   The returned path is the checked candidate with the lowest checked maximum (the straight
+   line included, so the barrier never exceeds the straight line's), and
+   :attr:`FourierPath.barrier` is that checked maximum minus the higher end point's loss. It
+   is a measured loss on the path, so it can only err low, by what ``check_points`` samples
+   plus the refinement miss: a spike narrower than the check spacing and invisible in the
+   slopes of its neighbours. The node maximum stays available as
+   :attr:`FourierPath.node_barrier`; the straight line's barrier is the same dense check.
+
+   The candidates of a stage are a short ladder of the paths with the lowest node maxima (up
+   to four, each lower than the previous by at least 1e-3 of ``scale``), checked lowest first
+   until one beats the best checked path, at most three per stage; a check stops at the first
+   loss that reaches the best checked maximum (that path cannot win) or at an objective
+   error, so a losing check is usually cheap. The second candidate matters where the best one
+   cheats anyway, or leaves the objective's domain between its nodes (a path hugging the
+   boundary of a region where the objective raises: its nodes are inside, its apex is not).
 
 The next stage warm starts from the best *checked* path, so a path that cheats on its nodes is
 neither returned nor built upon. Refining the nodes between stages (more nodes on the same
@@ -59,16 +68,17 @@ Cost, in objective evaluations (``value_and_grad`` calls)
 ----------------------------------------------------------
 ``max_evals`` bounds the evaluations of the smooth maximum, each ``points - 2`` objective
 evaluations (the end points' losses are evaluated once). A dense check costs at most
-``check_points - 2 + refine``; there is one for the straight line and at most one per
-annealing stage (none when the stage's best path was checked already). In all::
+``check_points - 2 + refine``; there is one for the straight line and at most three per
+annealing stage (none when the stage's best paths were checked already). In all::
 
     n_objective_evals <= 2 + (points - 2) * max_evals
-                         + (len(temperatures) + 1) * (check_points - 2 + refine)
+                         + (3 * len(temperatures) + 1) * (check_points - 2 + refine)
                          [+ points - 2 when (check_points - 1) is not a multiple of
                           (points - 1): the straight line's nodes, then not a subset]
 
 With the defaults (``points=32``, ``check_points=249``, ``refine=8``, four stages) the checks
-add at most ``5 * 255 = 1275`` evaluations to the ``30 * 300 = 9000`` of the optimisation.
+add typically ``5 * 255 = 1275`` evaluations, at most ``13 * 255 = 3315``, to the
+``30 * 300 = 9000`` of the optimisation.
 :attr:`FourierPath.n_check_evals` says how many were spent. Memory: the path's nodes and their
 gradients, ``2 * points * size`` floats; the dense check evaluates one point at a time.
 """
@@ -234,12 +244,21 @@ class _Geometry:
             return self.theta_b.copy()
         return self.theta_a + _line_basis(t, self.modes)[0] @ self.x
 
-    def points(self, t: np.ndarray) -> np.ndarray:
-        """The path at every ``t``, ``(len(t), size)``, the end points exact."""
-        out = self.theta_a + _line_basis(t, self.modes) @ self.x
+    def points(self, t: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The path at every ``t``, ``(len(t), size)``, the end points exact (into ``out``, a
+        reused buffer: for a large ``size``, writing fresh pages costs more than the product)."""
+        out = np.matmul(_line_basis(t, self.modes), self.x, out=out)
+        out += self.theta_a
         out[t == 0.0] = self.theta_a
         out[t == 1.0] = self.theta_b
         return out
+
+    def point_and_velocity(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """``path(t)`` and ``path'(t)`` for one interior ``t``, in one pass over ``X``."""
+        rows = np.vstack([_line_basis(t, self.modes), _line_basis_dt(t, self.modes)])
+        both = rows @ self.x
+        both[0] += self.theta_a
+        return both[0], both[1]
 
     def velocity(self, t: float) -> np.ndarray:
         """``path'(t)``, ``(size,)``."""
@@ -260,7 +279,8 @@ class SmoothMaxPath:
     differentiate, but the optimiser can then hide a ridge between two nodes).
 
     After each call, :attr:`last_t`, :attr:`last_losses` and :attr:`last_thetas` hold the
-    nodes, their losses and the path there, and :attr:`n_objective_evals` counts the
+    nodes, their losses and the path there (:attr:`last_thetas` is a buffer that the next
+    call overwrites), and :attr:`n_objective_evals` counts the
     objective's evaluations. With :attr:`tolerate_errors` set, an objective raising ValueError
     or ArithmeticError at a node (e.g. a topology objective refusing extreme logits) counts as
     an infinite loss there, the call returns ``(inf, 0)`` so that a line search backs off, and
@@ -305,6 +325,8 @@ class SmoothMaxPath:
         self.last_t: np.ndarray | None = None
         self.last_losses: np.ndarray | None = None
         self.last_thetas: np.ndarray | None = None
+        self._thetas: np.ndarray | None = None
+        self._grads: np.ndarray | None = None
 
     def _loss(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = self.objective.value_and_grad(theta)
@@ -343,15 +365,16 @@ class SmoothMaxPath:
         """Smooth maximum of the node losses and its gradient w.r.t. the flat coefficients."""
         geo = self.geometry(coefficients)
         t = self.node_t(coefficients, geo)
-        thetas = geo.points(t)
+        if self._thetas is None:  # buffers reused from call to call (see _Geometry.points)
+            self._thetas = np.empty((self.points, self.dim))
+            self._grads = np.zeros((self.points, self.dim))
+        thetas, grads = geo.points(t, out=self._thetas), self._grads
         losses = np.empty(self.points)
-        grads = np.zeros((self.points, self.dim))
-        losses[0], losses[-1] = self.end_losses
+        losses[0], losses[-1] = self.end_losses  # grads[0] and grads[-1] stay 0: fixed ends
         for j in range(1, self.points - 1):
             value, grad = self.loss(thetas[j])
             losses[j] = value
-            if grad is not None:
-                grads[j] = grad
+            grads[j] = 0.0 if grad is None else grad
         self.last_t, self.last_losses, self.last_thetas = t, losses, thetas
         if not np.all(np.isfinite(losses)):
             return float("inf"), np.zeros(self.size)
@@ -363,12 +386,11 @@ class SmoothMaxPath:
         weights = z / total
         basis = _sine_basis(t, self.modes)
         basis[[0, -1]] = 0.0  # sin(k pi) is 0 up to rounding: the end points are fixed
-        weighted = grads * weights[:, None]
-        grad = basis.T @ weighted  # (modes, dim): the nodes held fixed in t
+        grad = (basis * weights[:, None]).T @ grads  # (modes, dim): the nodes held fixed in t
         if self.spacing == "arclength":
             # The nodes move with c: add sum_j w_j (grad f_j . path'(t_j)) dt_j/dc.
-            slopes = np.einsum("jm,mj->j", _line_basis_dt(t, self.modes), geo.x @ weighted.T)
-            grad = grad + geo.nodes_vjp(self.points, slopes)
+            along = np.einsum("jm,mj->j", _line_basis_dt(t, self.modes), geo.x @ grads.T)
+            grad += geo.nodes_vjp(self.points, weights * along)
         return float(value), grad.ravel()
 
 
@@ -475,10 +497,11 @@ def _value_and_slope(fn: SmoothMaxPath, geo: _Geometry, t: float) -> tuple[float
     if t == 0.0 or t == 1.0:
         end = 0 if t == 0.0 else 1
         return float(fn.end_losses[end]), float(fn.end_grads[end] @ geo.velocity(t))
-    value, grad = fn.loss(geo.point(t))
+    theta, velocity = geo.point_and_velocity(t)
+    value, grad = fn.loss(theta)
     if grad is None:
         return value, 0.0
-    return value, float(grad @ geo.velocity(t))
+    return value, float(grad @ velocity)
 
 
 @dataclass
@@ -709,9 +732,9 @@ def fourier_path(
     Returns
     -------
     FourierPath
-        Among the checked candidates (the straight line and each stage's lowest node
-        maximum), the one with the lowest checked maximum; its loss profile and barrier, and
-        the straight line's.
+        Among the checked candidates (the straight line and each stage's paths of lowest node
+        maximum, module docstring), the one with the lowest checked maximum; its nodes, dense
+        profile and barrier, and the straight line's.
     """
     from scipy.optimize import minimize
 
