@@ -207,3 +207,48 @@ def test_first_order_optimizers_run(opt):
     options = {"lr": 1e-3} if opt != "gd_ls" else {}
     traj = ts.optim.get(opt, **options).run(net, max_steps=30, max_evals=None)
     assert np.isfinite(traj.losses[-1]) and traj.losses[-1] <= traj.losses[0]
+
+
+# -- batched evaluation (toposcape.lab.basins) ----------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_batched_methods_match_one_point_methods(name):
+    net = networks.get(name)
+    points = _random_points(net, 300, seed=11)
+    losses, grads = net.value_and_grad_batch(points)
+    res = net.residuals_batch(points)
+    jac = net.jacobian_batch(points)
+    assert losses.shape == (300,) and grads.shape == (300, 2)
+    assert res.shape == (300, net.n_residuals) and jac.shape == (300, net.n_residuals, 2)
+    for arr in (losses, grads, res, jac):
+        assert arr.dtype == np.float64 and arr.flags.c_contiguous
+    for i, theta in enumerate(points):
+        f, g = net.value_and_grad(theta)
+        # a few ulps: products instead of C pow, subexpressions summed in another order
+        assert losses[i] == pytest.approx(f, rel=1e-14, abs=1e-300)
+        scale = np.abs(net.jacobian(theta)).max() * np.abs(net.residuals(theta)).max()
+        np.testing.assert_allclose(grads[i], g, rtol=0, atol=1e-14 * max(scale, 1.0))
+        np.testing.assert_allclose(res[i], net.residuals(theta), rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(jac[i], net.jacobian(theta), rtol=1e-14, atol=1e-15)
+
+
+def test_batched_methods_edge_cases():
+    net = networks.get("degenerate_gate")  # d r / d w1 = x: constant Jacobian entries
+    jac = net.jacobian_batch(np.zeros((5, 2)))
+    np.testing.assert_array_equal(jac[:, :, 0], np.broadcast_to(net.xs, (5, 3)))
+    one = networks.get("exp_steep").value_and_grad_batch([[0.5, 0.5]])
+    assert one[0].shape == (1,) and one[1].shape == (1, 2)
+    # rows with NaN/inf or overflow give non-finite values, not errors
+    f, g = networks.get("exp_steep").value_and_grad_batch([[np.nan, 0.0], [400.0, 1.0]])
+    assert not np.any(np.isfinite(f))
+    big = _random_points(networks.get("two_depths"), 40000, seed=1)  # several row chunks
+    f, g = networks.get("two_depths").value_and_grad_batch(big)
+    np.testing.assert_array_equal(
+        f[[0, 39999]], networks.get("two_depths").value_and_grad_batch(big[[0, 39999]])[0]
+    )
+    for bad in (np.zeros(2), np.zeros((3, 3)), np.zeros((0, 2))):
+        with pytest.raises(InvalidInputError):
+            net.value_and_grad_batch(bad)
+    with pytest.raises(TypeError):
+        net.residuals_batch(np.zeros((2, 2), dtype=complex))
