@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from types import SimpleNamespace
 
 import matplotlib
 import numpy as np
@@ -140,21 +141,28 @@ OPTIMIZERS = list(_optimizers())
 
 
 def _scalar_runs(obj, opt, starts, max_steps, max_evals=None):
-    theta, reason, steps = [], [], []
-    for s in starts:
-        traj = opt.run(obj, theta0=s, max_steps=max_steps, max_evals=max_evals, progress=False)
-        theta.append(traj.theta)
-        reason.append(traj.reason)
-        steps.append(traj.n_steps)
-    return np.array(theta), np.array(reason), np.array(steps)
+    """``opt.run`` per start, as the fields of a BatchRuns."""
+    trajs = [
+        opt.run(obj, theta0=s, max_steps=max_steps, max_evals=max_evals, progress=False)
+        for s in starts
+    ]
+    return SimpleNamespace(
+        theta=np.array([t.theta for t in trajs]),
+        reason=np.array([t.reason for t in trajs]),
+        steps=np.array([t.n_steps for t in trajs]),
+        loss=np.array([t.losses[-1] for t in trajs]),
+        start_loss=np.array([t.losses[0] for t in trajs]),
+    )
 
 
-def _labels(obj, theta, reason, tol=None):
+def _labels(obj, runs, tol=None):
     points = obj.critical_points()[["theta_0", "theta_1"]].to_numpy()
     lo = np.array([b[0] for b in obj.box])
     hi = np.array([b[1] for b in obj.box])
     tol = lab_basins._default_tol(points, lo, hi) if tol is None else tol
-    return lab_basins._classify(theta, reason, points, tol, lo, hi, 10.0)
+    return lab_basins._classify(
+        runs.theta, runs.reason, runs.loss, runs.start_loss, points, tol, lo, hi, 10.0
+    )
 
 
 # -- a case with a known answer -----------------------------------------------------------
@@ -213,17 +221,15 @@ def test_batched_equals_scalar_bitwise(name):
     for obj, starts, max_steps in cases:
         runs = run_starts(obj, opt, starts, max_steps)
         spins = isinstance(getattr(opt, "direction", None), Momentum) and opt.restart_on_failure
-        theta, reason, steps = _scalar_runs(
-            obj, opt, starts, max_steps, max_evals=1500 if spins else None
-        )
+        scalar = _scalar_runs(obj, opt, starts, max_steps, max_evals=1500 if spins else None)
         loop = runs.reason == "restart_loop"  # the scalar run never returns; max_evals ends it
-        assert np.all(reason[loop] == "max_evals")
-        np.testing.assert_array_equal(runs.theta, theta)
-        np.testing.assert_array_equal(runs.reason[~loop], reason[~loop])
-        np.testing.assert_array_equal(runs.steps[~loop], steps[~loop])
-        np.testing.assert_array_equal(
-            _labels(obj, runs.theta, runs.reason), _labels(obj, theta, reason)
-        )
+        assert np.all(scalar.reason[loop] == "max_evals")
+        np.testing.assert_array_equal(runs.theta, scalar.theta)
+        np.testing.assert_array_equal(runs.loss, scalar.loss)
+        np.testing.assert_array_equal(runs.start_loss, scalar.start_loss)
+        np.testing.assert_array_equal(runs.reason[~loop], scalar.reason[~loop])
+        np.testing.assert_array_equal(runs.steps[~loop], scalar.steps[~loop])
+        np.testing.assert_array_equal(_labels(obj, runs), _labels(obj, scalar))
         retried += int(np.sum(runs.evals > runs.steps + 1))  # shrunk / rejected trials
     if name in ("gd_energy", "momentum_energy", "euler_richardson", "lm"):
         assert retried > 0  # the samples exercise the rejections
@@ -253,13 +259,12 @@ def test_networks_agree_with_scalar_runs():
         net = networks.get(name)
         starts = rng.uniform(-3, 3, (20, 2))
         runs = run_starts(net, opt, starts, 300)
-        theta, reason, _ = _scalar_runs(net, opt, starts, 300)
-        np.testing.assert_array_equal(runs.reason, reason)
-        np.testing.assert_array_equal(
-            _labels(net, runs.theta, runs.reason), _labels(net, theta, reason)
-        )
-        ok = np.isin(reason, ["max_steps", "converged"]) & (_labels(net, theta, reason) >= 0)
-        np.testing.assert_allclose(runs.theta[ok], theta[ok], rtol=0, atol=1e-6)
+        scalar = _scalar_runs(net, opt, starts, 300)
+        np.testing.assert_array_equal(runs.reason, scalar.reason)
+        labels = _labels(net, scalar)
+        np.testing.assert_array_equal(_labels(net, runs), labels)
+        ok = np.isin(scalar.reason, ["max_steps", "converged"]) & (labels >= 0)
+        np.testing.assert_allclose(runs.theta[ok], scalar.theta[ok], rtol=0, atol=1e-6)
 
 
 def test_restart_loop_stops_where_the_scalar_run_would_spin():
@@ -271,10 +276,10 @@ def test_restart_loop_stops_where_the_scalar_run_would_spin():
     starts = np.random.default_rng(0).uniform(-2, 2, (4, 2))
     runs = run_starts(obj, opt, starts, 1000)
     assert np.all(runs.reason == "restart_loop") and np.all(runs.steps < 1000)
-    theta, reason, steps = _scalar_runs(obj, opt, starts, 1000, max_evals=2000)
-    assert np.all(reason == "max_evals")
-    np.testing.assert_array_equal(runs.theta, theta)
-    np.testing.assert_array_equal(runs.steps, steps)
+    scalar = _scalar_runs(obj, opt, starts, 1000, max_evals=2000)
+    assert np.all(scalar.reason == "max_evals")
+    np.testing.assert_array_equal(runs.theta, scalar.theta)
+    np.testing.assert_array_equal(runs.steps, scalar.steps)
 
 
 def test_stationary_shortcut_changes_nothing():
@@ -317,16 +322,35 @@ def test_divergence_labelled_and_energy_rule_never_diverges():
     assert np.all(energy.losses.ravel() <= start_losses)
 
 
-def test_escape_bound_counts_as_diverged():
+def test_classification_rules():
     obj = QuadQuartic()
     points = obj.critical_points()[["theta_0", "theta_1"]].to_numpy()
-    theta = np.array([[1.0, 0.0], [50.0, 0.0], [0.5, 0.5], [np.nan, 0.0]])
-    reason = np.array(["max_steps", "max_steps", "max_steps", "max_steps"])
+    theta = np.array(
+        [[1.05, 0.0], [50.0, 0.0], [50.0, 0.0], [0.5, 0.5], [np.nan, 0.0], [0.0, 0.0], [1, 0]]
+    )
+    reason = np.array(["max_steps"] * 5 + ["converged", "nonfinite_loss"])
+    loss = np.array([0.01, 9e6, 9e6, 0.6, np.nan, 1.0, 0.0])
+    start = np.array([1.0, 1.0, 1e7, 1.0, 1.0, 2.0, 1.0])
     lo, hi = np.array([-2.0, -2.0]), np.array([2.0, 2.0])
-    labels = lab_basins._classify(theta, reason, points, 0.1, lo, hi, 10.0)
-    np.testing.assert_array_equal(labels, [1, -1, -2, -1])
-    labels = lab_basins._classify(theta, reason, points, 0.1, lo, hi, 20.0)
-    assert labels[1] == -2
+    labels = lab_basins._classify(theta, reason, loss, start, points, 0.1, lo, hi, 10.0)
+    # near minimum 1; blew up beyond the bound; escaped with a falling loss; nowhere;
+    # non-finite; at the saddle; the run ended on a non-finite trial
+    np.testing.assert_array_equal(labels, [1, -1, -2, -2, -1, 2, -1])
+    labels = lab_basins._classify(theta, reason, loss, start, points, 0.01, lo, hi, 20.0)
+    np.testing.assert_array_equal(labels, [-2, -2, -2, -2, -1, 2, -1])
+
+
+def test_energy_rule_escapes_down_a_valley_without_diverging():
+    # two_depths decreases towards the linear model's loss (1.525) along w1 -> 0,
+    # |w2| -> inf: the energy rule's first long steps throw a few starts far out, from where
+    # they keep descending; they count as not converged, not as diverged
+    net = networks.get("two_depths")
+    result = basins(net, ts.optim.get("gd_energy", lr=0.01), -3, 3, n=31, max_steps=300)
+    assert result.fractions.loc[-1, "count"] == 0
+    far = np.max(np.abs(result.finals), axis=-1) > 63
+    assert far.sum() >= 1 and np.all(result.labels[far] == -2)
+    assert np.all(result.losses[far] < result.start_losses[far])
+    assert np.all(np.abs(result.losses[far] - 1.525) < 0.01)
 
 
 # -- sensitivity and reach probabilities -----------------------------------------------------

@@ -57,11 +57,14 @@ Classification (:func:`basins`, :func:`reach_probabilities`)
 A start's label is
 
 - ``-1`` (diverged) when its run ended on a non-finite value (reasons ``"nonfinite_loss"``,
-  ``"nonfinite_direction"``), or its final point is not finite, or lies more than ``escape``
-  box widths outside the reference box in some coordinate;
+  ``"nonfinite_direction"``), or its final point or loss is not finite, or the final point
+  lies more than ``escape`` box widths outside the reference box in some coordinate with a
+  loss above the start's (it blew up);
 - else ``i``, the row of the critical-point table nearest (Euclidean) to the final point,
   when that distance is at most ``tol``;
-- else ``-2`` (not converged within the budget).
+- else ``-2`` (not converged within the budget). This includes runs that travel far out
+  along a valley whose loss keeps decreasing (an infimum at infinity, as for
+  ``tanh_infinity``): they left the box without blowing up.
 
 The reference box is ``objective.box`` when the objective has one (the box its critical
 points are complete for), else the box of the starts. The default ``tol`` is
@@ -254,6 +257,7 @@ class _Finished:
     def __init__(self, k: int, n: int, bar) -> None:
         self.theta = np.full((k, n), np.nan)
         self.loss = np.full(k, np.nan)
+        self.loss0 = np.full(k, np.nan)
         self.steps = np.zeros(k, dtype=np.int64)
         self.evals = np.zeros(k, dtype=np.int64)
         self.reason = np.empty(k, dtype=object)
@@ -279,9 +283,10 @@ class _Finished:
             live.keep(~mask)
 
 
-def _start(ev: _Evaluator, theta0: np.ndarray, **extra) -> _Live:
+def _start(ev: _Evaluator, theta0: np.ndarray, out: _Finished, **extra) -> _Live:
     k = theta0.shape[0]
     f, g = ev.value_and_grad(theta0)
+    out.loss0[:] = f
     live = _Live(
         index=np.arange(k),
         theta=theta0.copy(),
@@ -507,7 +512,7 @@ _STEPS = {Constant: _ConstantK, Schedule: _ScheduleK, EnergyDecrease: _EnergyK}
 def _run_composed(opt: Optimizer, ev: _Evaluator, theta0, max_steps, out, stationary, tick):
     """:meth:`Optimizer._run` (no transforms, no evaluation budget) on arrays."""
     n = theta0.shape[1]
-    live = _start(ev, theta0, fresh=np.zeros(theta0.shape[0], dtype=bool))
+    live = _start(ev, theta0, out, fresh=np.zeros(theta0.shape[0], dtype=bool))
     out.finish(live, ~_finite_rows(live.f, live.g), "nonfinite_loss")
     dk = _DIRECTIONS[type(opt.direction)](opt.direction, live, n)
     sk = _STEPS[type(opt.step)](opt.step, live)
@@ -587,7 +592,7 @@ def _run_composed(opt: Optimizer, ev: _Evaluator, theta0, max_steps, out, statio
 
 def _run_euler_richardson(opt, ev, theta0, max_steps, out, stationary, tick):
     """:meth:`EulerRichardson._run` (no evaluation budget) on arrays."""
-    live = _start(ev, theta0, t=np.full(theta0.shape[0], opt.lr))
+    live = _start(ev, theta0, out, t=np.full(theta0.shape[0], opt.lr))
     out.finish(live, ~_finite_rows(live.f, live.g), "nonfinite_loss")
     it = 0
     while live.size:
@@ -687,7 +692,7 @@ def _damping_factor(rho: np.ndarray) -> np.ndarray:
 def _run_lm(opt: LevenbergMarquardt, ev, theta0, max_steps, out, stationary, tick):
     """:meth:`LevenbergMarquardt._run` (no evaluation budget) on arrays."""
     k, n = theta0.shape
-    live = _start(ev, theta0)
+    live = _start(ev, theta0, out)
     live.r = ev.residuals(live.theta)
     finite = _finite_rows(live.f, live.g) & np.all(np.isfinite(live.r), axis=1)
     out.finish(live, ~finite, "nonfinite_loss")
@@ -791,6 +796,7 @@ def _run_loop(optimizer: Runner, objective, theta0, max_steps, out: _Finished, t
         )
         out.theta[i] = traj.theta
         out.loss[i] = traj.losses[-1]
+        out.loss0[i] = traj.losses[0]
         out.steps[i] = traj.n_steps
         out.evals[i] = traj.n_evals
         out.reason[i] = traj.reason
@@ -892,15 +898,15 @@ def _default_tol(points: np.ndarray, box_lo: np.ndarray, box_hi: np.ndarray) -> 
     return tol
 
 
-def _classify(theta, reason, points, tol, box_lo, box_hi, escape) -> np.ndarray:
+def _classify(theta, reason, loss, start_loss, points, tol, box_lo, box_hi, escape) -> np.ndarray:
     """Labels of the module docstring's classification."""
     k = theta.shape[0]
     labels = np.full(k, NOT_CONVERGED, dtype=np.int64)
-    finite = np.all(np.isfinite(theta), axis=1)
+    finite = np.all(np.isfinite(theta), axis=1) & np.isfinite(loss)
     with np.errstate(invalid="ignore"):
         outside = np.maximum(np.maximum(box_lo - theta, theta - box_hi), 0.0) / (box_hi - box_lo)
-        far = np.max(outside, axis=1) > escape
-    diverged = ~finite | far | np.isin(reason.astype(str), _NONFINITE_REASONS)
+        blew_up = (np.max(outside, axis=1) > escape) & ~(loss <= start_loss)
+    diverged = ~finite | blew_up | np.isin(reason.astype(str), _NONFINITE_REASONS)
     labels[diverged] = DIVERGED
     rows = np.flatnonzero(~diverged)
     if len(points) and rows.size:
@@ -951,8 +957,8 @@ class BatchRuns:
     ----------
     starts, theta : ndarray (k, size)
         Initial and final points (the final point is the scalar run's ``traj.theta``).
-    loss : ndarray (k,)
-        Loss at the final point.
+    loss, start_loss : ndarray (k,)
+        Loss at the final point and at the start.
     steps, evals : ndarray (k,) int
         Accepted steps (``traj.n_steps``) and objective evaluations made (a start stopped
         early at a fixed point counts ``max_steps`` steps but only the evaluations made).
@@ -971,6 +977,7 @@ class BatchRuns:
     starts: np.ndarray
     theta: np.ndarray
     loss: np.ndarray
+    start_loss: np.ndarray
     steps: np.ndarray
     evals: np.ndarray
     reason: np.ndarray
@@ -1102,6 +1109,7 @@ def _run(
                     rows = slice(first, min(k, first + chunk))
                     part = starts[rows]
                     view.theta, view.loss = out.theta[rows], out.loss[rows]
+                    view.loss0 = out.loss0[rows]
                     view.steps, view.evals = out.steps[rows], out.evals[rows]
                     view.reason = out.reason[rows]
                     kernel(optimizer, ev, part, max_steps, view, stop_stationary, tick)
@@ -1114,6 +1122,7 @@ def _run(
         starts=starts,
         theta=out.theta,
         loss=out.loss,
+        start_loss=out.loss0,
         steps=out.steps,
         evals=out.evals,
         reason=out.reason.astype(str),
@@ -1156,8 +1165,8 @@ class BasinResult:
     xs, ys : ndarray (n,)
         The grid's ``theta_0`` and ``theta_1`` values.
     starts, finals : ndarray (n, n, 2)
-    losses : ndarray (n, n)
-        Loss at the final point.
+    losses, start_losses : ndarray (n, n)
+        Loss at the final point and at the start.
     steps : ndarray (n, n) int
     reasons : ndarray (n, n) str
         Each run's stop reason.
@@ -1179,6 +1188,7 @@ class BasinResult:
     starts: np.ndarray
     finals: np.ndarray
     losses: np.ndarray
+    start_losses: np.ndarray
     steps: np.ndarray
     reasons: np.ndarray
     critical_points: pd.DataFrame
@@ -1434,7 +1444,7 @@ def basins(
         Radius of "reached" (default: module docstring).
     escape : float
         Final points more than this many box widths outside the reference box count as
-        diverged.
+        diverged when their loss is above the start's.
     chunk, stop_stationary, loop_unsupported, progress
         As :func:`run_starts`.
 
@@ -1481,7 +1491,9 @@ def basins(
         progress=progress,
         who=who,
     )
-    labels = _classify(runs.theta, runs.reason, points, tol, box_lo, box_hi, escape)
+    labels = _classify(
+        runs.theta, runs.reason, runs.loss, runs.start_loss, points, tol, box_lo, box_hi, escape
+    )
     return BasinResult(
         labels=labels.reshape(n, n),
         xs=xs,
@@ -1489,6 +1501,7 @@ def basins(
         starts=starts,
         finals=runs.theta.reshape(n, n, 2),
         losses=runs.loss.reshape(n, n),
+        start_losses=runs.start_loss.reshape(n, n),
         steps=runs.steps.reshape(n, n),
         reasons=runs.reason.reshape(n, n),
         critical_points=table,
@@ -1570,7 +1583,9 @@ def reach_probabilities(
         progress=progress,
         who=who,
     )
-    labels = _classify(runs.theta, runs.reason, points, tol, box_lo, box_hi, escape)
+    labels = _classify(
+        runs.theta, runs.reason, runs.loss, runs.start_loss, points, tol, box_lo, box_hi, escape
+    )
     out = _label_table(labels, table, size).rename(columns={"fraction": "probability"})
     p = out["probability"].to_numpy(dtype=np.float64)
     out["stderr"] = np.sqrt(p * (1 - p) / n_starts)
