@@ -366,6 +366,11 @@ def test_engine_run_equals_direct_run_bitwise(tmp_path):
         ts.experiments.Store(out, readonly=True).run(table["key"].iloc[0])["settings"]
     )
     assert settings["analysis"] == "lab" and settings["objective"]["batch_size"] == 16
+    # the report speaks of the lab's loss, not of compliance and penalties
+    assert main(["study", "report", str(out)]) == 0
+    text = (out / "report" / "report.md").read_text()
+    assert "Loss = full-batch training objective" in text
+    assert "compliance" not in text and "penal" not in text
 
 
 def test_lab_task_is_a_store_entry():

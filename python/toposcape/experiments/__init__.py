@@ -15,6 +15,7 @@ report :func:`write_thesis_report`.
 """
 
 from .executors import DaskExecutor, Executor, LocalExecutor, Lost, make_executor
+from .lab_spec import LabSpec, LabTask
 from .landscape import LandscapeOptions, analyze, landscape_figures
 from .landscape_spec import LandscapeSpec, LandscapeTask
 from .published import thesis_tables
@@ -33,6 +34,8 @@ __all__ = [
     "STUDY_CODES",
     "DaskExecutor",
     "Executor",
+    "LabSpec",
+    "LabTask",
     "LandscapeOptions",
     "LandscapeSpec",
     "LandscapeTask",

@@ -271,7 +271,23 @@ def _markdown(header: list[str], rows: list[list[str]], align: str | None = None
     return "\n".join(lines) + "\n"
 
 
+#: The loss of a lab study (``[lab]`` spec) as stored: the full-batch training objective.
+_LAB_LOSS = "full-batch training objective"
+
+
+def _is_lab(models) -> bool:
+    """Whether a study's models are the optimizer lab's (no compliance, no penalty)."""
+    models = list(models)
+    return bool(models) and all(str(m).startswith("mlp") for m in models)
+
+
+def _loss_noun(models) -> str:
+    return _LAB_LOSS if _is_lab(models) else "compliance"
+
+
 def _case_title(problem: str, model: str, penal: float) -> str:
+    if _is_lab([model]):
+        return f"{problem} · {model}"
     return f"{problem} · {model} · penal {penal:g}"
 
 
@@ -333,8 +349,9 @@ def _cases(summary: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
 def _summary_markdown(summary: pd.DataFrame, name: str) -> str:
     parts = [
         f"# Summary of study `{name}`\n",
-        "Final loss (compliance) over the seeds that are done: median, interquartile range "
-        "(q75 - q25) and best, with the seed of the best; steps and evaluations to come within "
+        f"Final loss ({_loss_noun(summary['model'])}) over the seeds that are done: median, "
+        "interquartile range (q75 - q25) and best, with the seed of the best; steps and "
+        "evaluations to come within "
         f"{TOLERANCE:.0%} of a run's own final loss (median over seeds). Bold: the lowest "
         "median of the case.\n",
     ]
@@ -383,7 +400,12 @@ _STYLES = ("-", "--", "-.", ":")
 _CLIP = 10.0
 
 
-def _loss_figure(title: str, series: list[tuple[str, list[_Curve], int]], path: Path) -> None:
+def _loss_figure(
+    title: str,
+    series: list[tuple[str, list[_Curve], int]],
+    path: Path,
+    noun: str = "compliance",
+) -> None:
     from matplotlib.figure import Figure
     from matplotlib.ticker import LogFormatter, MaxNLocator
 
@@ -442,7 +464,7 @@ def _loss_figure(title: str, series: list[tuple[str, list[_Curve], int]], path: 
         if math.log10(top / low) < 3:  # plain numbers on the minor ticks too
             ax_step.yaxis.set_major_formatter(Plain(labelOnlyBase=False))
             ax_step.yaxis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(3, 1)))
-    ax_step.set_ylabel("compliance (loss)" + (", log scale" if positive else ""))
+    ax_step.set_ylabel(f"{noun} (loss)" + (", log scale" if positive else ""))
     ax_step.set_title("against steps")
     ax_eval.set_title("against objective evaluations")
     note = "median over seeds, band: interquartile range"
@@ -614,7 +636,7 @@ def write_report(
         links, images = [], []
         if any(curves for _, curves, _ in series):
             loss_png = figures / f"loss_{slug}.png"
-            _loss_figure(title, series, loss_png)
+            _loss_figure(title, series, loss_png, _loss_noun([model]))
             links.append(f"[loss curves](figures/{loss_png.name})")
             images.append(f"![loss curves, {title}](figures/{loss_png.name})\n")
         if picks and any(p.design is not None for pair in picks for p in pair):
@@ -701,6 +723,8 @@ def _index(s, entries, summary, sections, unreadable, version) -> str:
         f"{k} = {spec[k]}" for k in ("max_evals", "max_steps") if spec.get(k) is not None
     )
     versions = sorted({str(v) for v in distinct["version"].dropna()})
+    lab = _is_lab(entries["model"])
+    noun = _loss_noun(entries["model"])
     lines = [
         f"# Study report: `{s.name}`\n",
         f"- study directory: `{s.path}`",
@@ -710,7 +734,11 @@ def _index(s, entries, summary, sections, unreadable, version) -> str:
         f"{n_done} done" + ("" if complete else " — **partial study**, see [Missing](#missing)"),
         f"- problems: {', '.join(f'`{p}`' for p in dict.fromkeys(entries['problem']))}",
         f"- models: {', '.join(f'`{m}`' for m in dict.fromkeys(entries['model']))}",
-        f"- penal: {', '.join(f'{p:g}' for p in dict.fromkeys(entries['penal']))}",
+        *(
+            []
+            if lab
+            else [f"- penal: {', '.join(f'{p:g}' for p in dict.fromkeys(entries['penal']))}"]
+        ),
         f"- optimizers: {', '.join(f'`{o}`' for o in dict.fromkeys(entries['optimizer']))}",
         f"- seeds: {', '.join(str(x) for x in dict.fromkeys(entries['seed']))}"
         + (f"; budget: {budget}" if budget else ""),
@@ -732,13 +760,19 @@ def _index(s, entries, summary, sections, unreadable, version) -> str:
         "and error",
         "",
         "## Cases\n",
-        f"{len(sections)} case(s) (problem · model · penal). Loss = compliance. Bold: the "
+        f"{len(sections)} case(s) (problem · model{'' if lab else ' · penal'}). "
+        f"Loss = {noun}. Bold: the "
         "lowest median final loss of the case.\n",
         *sections,
         "## Missing\n",
         _missing(entries, unreadable, s.path),
         "## Definitions\n",
-        "- *final loss*: the loss at a run's last accepted step (compliance).",
+        (
+            f"- *final loss*: the {noun} at a run's final parameters (curves of minibatch runs "
+            "show batch losses)."
+            if lab
+            else "- *final loss*: the loss at a run's last accepted step (compliance)."
+        ),
         "- *IQR*: q75 − q25 of the final losses of the done seeds (linear interpolation).",
         "- *best final (seed)*: the lowest final loss over the done seeds, and its seed.",
         f"- *steps to 1%*: the first step s (step 0 = the start) with |loss[s] − final| ≤ "

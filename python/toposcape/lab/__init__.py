@@ -24,17 +24,20 @@ through the experiment engine with a ``[lab]`` spec (:mod:`toposcape.experiments
 from . import networks
 from .basins import BasinResult, basins, reach_probabilities, run_starts
 from .minima import MinimaSet
-from .mlp import MLPObjective
+from .mlp import DATASETS, MinibatchMLPObjective, MLPObjective, load_dataset
 from .paths import FourierPath, SmoothMaxPath, fourier_path
 
 __all__ = [
+    "DATASETS",
     "BasinResult",
     "FourierPath",
     "MLPObjective",
+    "MinibatchMLPObjective",
     "MinimaSet",
     "SmoothMaxPath",
     "basins",
     "fourier_path",
+    "load_dataset",
     "networks",
     "reach_probabilities",
     "run_starts",
