@@ -303,3 +303,13 @@ def test_a_deterministic_objective_is_not_asked_for_batches():
     q = Quadratic()
     a = ts.optim.get("gd", lr=0.01).run(q, max_steps=5)
     assert not hasattr(q, "select_batch") and a.n_steps == 5
+
+
+def test_momentum_energy_ends_at_a_minimum_to_rounding():
+    """At a minimum to rounding no step lowers the energy; the velocity is restarted once
+    and the retried step fails too: the run ends (it used to restart forever)."""
+    q = Quadratic(lam=(1.0,))
+    traj = ts.optim.get("momentum_energy", lr=1.0).run(q, max_steps=None, max_evals=200_000)
+    assert traj.reason == "no_energy_decrease"
+    assert traj.n_evals < 50_000
+    assert traj.losses[-1] < 1e-30

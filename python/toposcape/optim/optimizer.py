@@ -170,6 +170,7 @@ class Optimizer(Runner):
 
         steps = 0
         reason, message = "", ""
+        restarted = False  # the direction was restarted at this iterate already
         while True:
             if rec.stop_requested:
                 reason, message = "callback", "stopped by the callback"
@@ -213,12 +214,16 @@ class Optimizer(Runner):
             if not outcome.accepted:
                 if memory_log is not None:
                     memory_log.pop()
-                if self.restart_on_failure and direction.restartable:
+                # Once per iterate: a restarted velocity is rebuilt from g at once, so a second
+                # restart would retry the identical step forever.
+                if self.restart_on_failure and direction.restartable and not restarted:
                     direction.restart()
+                    restarted = True
                     continue
                 reason, message = outcome.reason, outcome.message
                 break
             trial = outcome.trial
+            restarted = False
             direction.update_step(d, trial.step, trial.gvec, G, trial.step * slope)
             F_old = F
             theta, f, g, F, G = trial.theta, trial.loss, trial.grad, trial.value, trial.gvec
