@@ -416,8 +416,17 @@ def divergence_figure(table: pd.DataFrame, path: Path) -> None:
     fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.8), layout="constrained")
     for ax, name in zip(axes, names, strict=True):
         t = table[table["network"] == name]
+        styles = {
+            "gd": ("-o", 1.5),
+            "momentum": ("-s", 1.5),
+            "gd_energy": ("--D", 3.0),
+            "euler_richardson": (":^", 1.5),
+        }
         for opt_name, sub in t.groupby("optimizer", sort=False):
-            ax.plot(sub["step"], sub["diverged"], "-o", label=LABELS[opt_name], markersize=4)
+            style, width = styles[opt_name]
+            ax.plot(
+                sub["step"], sub["diverged"], style, lw=width, label=LABELS[opt_name], markersize=5
+            )
         ax.set_xscale("log")
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("(initial) step")

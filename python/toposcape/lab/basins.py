@@ -39,12 +39,9 @@ tests check it for every kernel). The networks of :mod:`.networks` evaluate batc
 expressions compiled for arrays, equal to a few units in the last place only (see
 ``Network.value_and_grad_batch``), so there the runs agree to rounding: starts that converge
 end within rounding of the scalar run's point, and only starts on a basin boundary (where
-rounding decides) can end elsewhere. Two departures, both where the scalar run has no
-result: a trial point that overflows to inf makes ``Network.value_and_grad`` raise, while
-the batch treats it as a non-finite value (a failed trial); and a run that fails a step
-right after restarting its direction (``restart_on_failure`` with ``Momentum``) would retry
-the identical step forever (the scalar run never returns; ``momentum_energy`` at a minimum
-to rounding does this): the batch stops it with reason ``"restart_loop"``.
+rounding decides) can end elsewhere. One departure, where the scalar run has no result: a
+trial point that overflows to inf makes ``Network.value_and_grad`` raise, while the batch
+treats it as a non-finite value (a failed trial).
 
 With ``stop_stationary`` (default), a start whose whole state (iterate, direction and step
 state) is unchanged bitwise by an accepted step is at a fixed point of a time-invariant
@@ -112,6 +109,9 @@ SUPPORTED = (
     "momentum_energy), EulerRichardson (euler_richardson), LevenbergMarquardt (lm)"
 )
 
+#: Iterations between two looks for starts at a bitwise fixed point.
+_STATIONARY_EVERY = 8
+
 #: Labels of the starts that reach no critical point.
 DIVERGED, NOT_CONVERGED = -1, -2
 _NONFINITE_REASONS = ("nonfinite_loss", "nonfinite_direction")
@@ -144,15 +144,35 @@ def _blas_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a[:, None, :], b[:, :, None])[:, 0, 0]
 
 
+def _all_columns(mask: np.ndarray) -> np.ndarray:
+    """``mask.all(axis=1)`` for few columns (a reduction over a short axis is slow in NumPy)."""
+    if mask.ndim == 1:
+        return mask
+    if mask.shape[1] > 8:
+        return mask.all(axis=1)
+    out = mask[:, 0].copy()
+    for j in range(1, mask.shape[1]):
+        out &= mask[:, j]
+    return out
+
+
+def _max_abs_rows(g: np.ndarray) -> np.ndarray:
+    """``np.max(np.abs(g), axis=1)``, column by column."""
+    if g.shape[1] > 8:
+        return np.max(np.abs(g), axis=1)
+    out = np.abs(g[:, 0])
+    for j in range(1, g.shape[1]):
+        out = np.maximum(out, np.abs(g[:, j]))
+    return out
+
+
 def _finite_rows(f: np.ndarray, g: np.ndarray) -> np.ndarray:
-    return np.isfinite(f) & np.all(np.isfinite(g), axis=1)
+    return np.isfinite(f) & _all_columns(np.isfinite(g))
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Rows of ``a`` and ``b`` equal bit for bit (so -0.0 != 0.0 and NaN == the same NaN)."""
-    a64, b64 = a.view(np.int64), b.view(np.int64)
-    same = a64 == b64
-    return same.all(axis=1) if same.ndim == 2 else same
+    return _all_columns(a.view(np.int64) == b.view(np.int64))
 
 
 # -- evaluating many points -------------------------------------------------------------
@@ -321,6 +341,10 @@ class _IdentityK:
     def invariant(self, live: _Live) -> np.ndarray | bool:
         return True
 
+    def may_be_invariant(self, live: _Live) -> bool:
+        """Whether :meth:`invariant` can hold after the next direction (cheap)."""
+        return True
+
 
 class _MomentumK(_IdentityK):
     def __init__(self, rule: Momentum, live: _Live, n: int) -> None:
@@ -335,7 +359,7 @@ class _MomentumK(_IdentityK):
         return -live.v
 
     def restartable(self, live: _Live) -> np.ndarray:
-        return np.any(live.v != 0, axis=1)  # bool(np.any(v)); NaN counts as non-zero
+        return ~_all_columns(live.v == 0)  # bool(np.any(v)); NaN counts as non-zero
 
     def restart(self, live: _Live, mask: np.ndarray) -> None:
         live.v[mask] = 0.0
@@ -352,8 +376,15 @@ class _AdamK(_IdentityK):
         live.t = np.zeros(live.size, dtype=np.int64)
         self._c = (np.ones(live.size), np.ones(live.size))
 
-    def _corrections(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _scalar_corrections(self, t: int) -> tuple[float, float]:
         # 1 - beta**t in Python floats (C pow), as Adam.direction computes them
+        return 1 - self.rule.beta1 ** int(t), 1 - self.rule.beta2 ** int(t)
+
+    def _corrections(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = int(t.min()), int(t.max())
+        if lo == hi:  # the usual case: Adam never restarts, every live start is at step t
+            c1, c2 = self._scalar_corrections(lo)
+            return np.full(t.size, c1), np.full(t.size, c2)
         c1 = np.empty(t.size)
         c2 = np.empty(t.size)
         for value in np.unique(t):
@@ -376,6 +407,9 @@ class _AdamK(_IdentityK):
 
     def state(self, live: _Live) -> tuple:
         return (live.m, live.v)
+
+    def may_be_invariant(self, live: _Live) -> bool:
+        return self._scalar_corrections(int(live.t.max()) + 1) == (1.0, 1.0)
 
     def invariant(self, live: _Live) -> np.ndarray | bool:
         # time-invariant once both bias corrections are exactly 1 (they stay 1 as t grows)
@@ -476,12 +510,17 @@ class _EnergyK:
         t = live.next_step.copy()
         half_dd = 0.5 * _core_dot(d, d) if r.kinetic else np.zeros(a)
         energy = live.f + live.kinetic
-        accepted = np.zeros(a, dtype=bool)
-        points = np.empty((a, n))
-        losses = np.empty(a)
-        grads = np.empty((a, n))
-        pending = np.arange(a)
-        for _ in range(r.max_tries):
+        # the first trial, for every row
+        points = live.theta + t[:, None] * d
+        losses, grads = ev.value_and_grad(points)
+        live.evals += 1
+        kinetic = t * half_dd
+        accepted = _finite_rows(losses, grads) & (losses + kinetic < energy)
+        live.kinetic = np.where(accepted, kinetic, live.kinetic)
+        live.next_step = np.where(accepted, np.minimum(t * r.grow, r.max_lr), live.next_step)
+        pending = np.flatnonzero(~accepted)
+        t[pending] = t[pending] * r.shrink
+        for _ in range(r.max_tries - 1):
             if not pending.size:
                 break
             tp = t[pending]
@@ -525,16 +564,14 @@ def _run_composed(opt: Optimizer, ev: _Evaluator, theta0, max_steps, out, statio
         out.finish(live, live.steps >= max_steps, "max_steps")
         if opt.gtol > 0 and live.size:
             g = live.g
-            small = (np.sqrt(_core_dot(g, g)) <= opt.gtol * sqrt_n) & (
-                np.max(np.abs(g), axis=1) <= opt.gtol
-            )
+            small = (np.sqrt(_core_dot(g, g)) <= opt.gtol * sqrt_n) & (_max_abs_rows(g) <= opt.gtol)
             out.finish(live, small, "converged")
         if not live.size:
             break
+        # fixed points are looked for every _STATIONARY_EVERY iterations (any is exact)
+        look = stationary and it % _STATIONARY_EVERY == 1 and dk.may_be_invariant(live)
         before = (
-            [x.copy() for x in (live.theta, *dk.state(live), *sk.state(live))]
-            if stationary
-            else None
+            [x.copy() for x in (live.theta, *dk.state(live), *sk.state(live))] if look else None
         )
         d = dk.direction(live)
         bad = ~np.isfinite(_core_dot(live.g, d))
@@ -551,13 +588,10 @@ def _run_composed(opt: Optimizer, ev: _Evaluator, theta0, max_steps, out, statio
         if failed.any():
             again = np.zeros(live.size, dtype=bool)
             if opt.restart_on_failure:
-                again = failed & dk.restartable(live)
-            # A failure right after a restart repeats identically forever in the scalar run.
-            looping = again & live.fresh
-            out.record(live, looping, "restart_loop")
+                # at most once per iterate (a restarted velocity is rebuilt from g at once)
+                again = failed & dk.restartable(live) & ~live.fresh
             out.record(live, failed & ~again, sk.failure)
-            done |= looping | (failed & ~again)
-            again &= ~looping
+            done |= failed & ~again
             dk.restart(live, again)
             live.fresh = again
         else:
@@ -600,10 +634,11 @@ def _run_euler_richardson(opt, ev, theta0, max_steps, out, stationary, tick):
         it += 1
         out.finish(live, live.steps >= max_steps, "max_steps")
         if opt.gtol > 0 and live.size:
-            out.finish(live, np.max(np.abs(live.g), axis=1) <= opt.gtol, "converged")
+            out.finish(live, _max_abs_rows(live.g) <= opt.gtol, "converged")
         if not live.size:
             break
-        before = (live.theta.copy(), live.t.copy()) if stationary else None
+        look = stationary and it % _STATIONARY_EVERY == 1
+        before = (live.theta.copy(), live.t.copy()) if look else None
         accepted = np.zeros(live.size, dtype=bool)
         g_norm = np.sqrt(_core_dot(live.g, live.g))
         pending = np.arange(live.size)
@@ -694,7 +729,7 @@ def _run_lm(opt: LevenbergMarquardt, ev, theta0, max_steps, out, stationary, tic
     k, n = theta0.shape
     live = _start(ev, theta0, out)
     live.r = ev.residuals(live.theta)
-    finite = _finite_rows(live.f, live.g) & np.all(np.isfinite(live.r), axis=1)
+    finite = _finite_rows(live.f, live.g) & _all_columns(np.isfinite(live.r))
     out.finish(live, ~finite, "nonfinite_loss")
     if not live.size:
         return
@@ -710,7 +745,7 @@ def _run_lm(opt: LevenbergMarquardt, ev, theta0, max_steps, out, stationary, tic
         it += 1
         out.finish(live, live.steps >= max_steps, "max_steps")
         if opt.gtol > 0 and live.size:
-            out.finish(live, np.max(np.abs(live.g), axis=1) <= opt.gtol, "converged")
+            out.finish(live, _max_abs_rows(live.g) <= opt.gtol, "converged")
         if not live.size:
             break
         done = np.zeros(live.size, dtype=bool)
@@ -721,7 +756,7 @@ def _run_lm(opt: LevenbergMarquardt, ev, theta0, max_steps, out, stationary, tic
             mu = live.mu[pending]
             b = live.b[pending]
             delta = _solve(live.a[pending] + mu[:, None, None] * eye, -b)
-            reject = ~np.all(np.isfinite(delta), axis=1)
+            reject = ~_all_columns(np.isfinite(delta))
             theta = live.theta[pending]
             step_norm = np.sqrt(_blas_dot(delta, delta))
             xtol = ~reject & (step_norm <= opt.xtol * (np.sqrt(_blas_dot(theta, theta)) + opt.xtol))
@@ -964,7 +999,7 @@ class BatchRuns:
         early at a fixed point counts ``max_steps`` steps but only the evaluations made).
     reason : ndarray (k,) str
         The scalar run's stop reason (``"max_steps"``, ``"converged"``, ``"nonfinite_loss"``,
-        ...), or ``"restart_loop"`` (see the module docstring).
+        ...).
     optimizer : str
     method : str
         ``"vectorized"`` or ``"loop"`` (``optimizer.run`` per start).
@@ -1520,7 +1555,9 @@ def _wilson(count: np.ndarray, n: int, z: float = 1.959963984540054):
     p = count / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    low = np.where(count == 0, 0.0, np.clip(centre - half, 0, 1))
+    high = np.where(count == n, 1.0, np.clip(centre + half, 0, 1))
+    return low, high
 
 
 def reach_probabilities(
