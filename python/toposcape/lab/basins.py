@@ -624,73 +624,99 @@ def _run_composed(opt: Optimizer, ev: _Evaluator, theta0, max_steps, out, statio
             live.keep(~done)
 
 
+def _euler_richardson_try(opt, ev, live, g_norm, sel):
+    """One trial of the rows ``sel`` (None: all rows): returns ``sel``'s accepted mask."""
+
+    def take(a):
+        return a if sel is None else a[sel]
+
+    t, g, theta, gn = take(live.t), take(live.g), take(live.theta), take(g_norm)
+    half = theta - (0.5 * t)[:, None] * g
+    f_half, g_half = ev.value_and_grad(half)
+    if sel is None:
+        live.evals += 1
+    else:
+        live.evals[sel] += 1
+    ratio = np.where(gn > 0, 0.5 * _core_distance(g_half, g) / gn, 0.0)
+    bad = ~(np.isfinite(f_half) & np.isfinite(ratio))
+    big = ~bad & (ratio > opt.tol)
+    go = ~bad & ~big
+    new = np.empty_like(half)
+    f_new = np.empty_like(f_half)
+    g_new = np.empty_like(g_half)
+    ok = np.zeros(t.size, dtype=bool)
+    if go.all():
+        new = half - (0.5 * t)[:, None] * g_half
+        f_new, g_new = ev.value_and_grad(new)
+        ok = _finite_rows(f_new, g_new)
+    elif go.any():
+        i = np.flatnonzero(go)
+        new[i] = half[i] - (0.5 * t[i])[:, None] * g_half[i]
+        f_new[i], g_new[i] = ev.value_and_grad(new[i])
+        ok[i] = _finite_rows(f_new[i], g_new[i])
+    go_rows = np.flatnonzero(go) if sel is None else sel[go]
+    live.evals[go_rows] += 1
+    control = opt.safety * opt.tol / ratio
+    growth = np.where(ratio > 0, np.minimum(opt.max_growth, control), opt.max_growth)
+    t_new = np.where(
+        bad,
+        t * opt.min_shrink,
+        np.where(
+            big,
+            t * np.maximum(opt.min_shrink, control),
+            np.where(ok, t * growth, t * opt.min_shrink),
+        ),
+    )
+    if sel is None:
+        live.t = t_new
+        live.theta = np.where(ok[:, None], new, live.theta)
+        live.f = np.where(ok, f_new, live.f)
+        live.g = np.where(ok[:, None], g_new, live.g)
+        live.steps += ok
+    else:
+        live.t[sel] = t_new
+        rows = sel[ok]
+        live.theta[rows] = new[ok]
+        live.f[rows] = f_new[ok]
+        live.g[rows] = g_new[ok]
+        live.steps[rows] += 1
+    return ok
+
+
 def _run_euler_richardson(opt, ev, theta0, max_steps, out, stationary, tick):
     """:meth:`EulerRichardson._run` (no evaluation budget) on arrays."""
     live = _start(ev, theta0, out, t=np.full(theta0.shape[0], opt.lr))
     out.finish(live, ~_finite_rows(live.f, live.g), "nonfinite_loss")
     it = 0
-    while live.size:
-        tick(it)
-        it += 1
-        out.finish(live, live.steps >= max_steps, "max_steps")
-        if opt.gtol > 0 and live.size:
-            out.finish(live, _max_abs_rows(live.g) <= opt.gtol, "converged")
-        if not live.size:
-            break
-        look = stationary and it % _STATIONARY_EVERY == 1
-        before = (live.theta.copy(), live.t.copy()) if look else None
-        accepted = np.zeros(live.size, dtype=bool)
-        g_norm = np.sqrt(_core_dot(live.g, live.g))
-        pending = np.arange(live.size)
-        for _ in range(opt.max_tries):
-            if not pending.size:
+    with np.errstate(all="ignore"):
+        while live.size:
+            tick(it)
+            it += 1
+            out.finish(live, live.steps >= max_steps, "max_steps")
+            if opt.gtol > 0 and live.size:
+                out.finish(live, _max_abs_rows(live.g) <= opt.gtol, "converged")
+            if not live.size:
                 break
-            t = live.t[pending]
-            g = live.g[pending]
-            gn = g_norm[pending]
-            half = live.theta[pending] - (0.5 * t)[:, None] * g
-            f_half, g_half = ev.value_and_grad(half)
-            live.evals[pending] += 1
-            change = _core_distance(g_half, g)
-            ratio = np.zeros(t.size)
-            moving = gn > 0
-            ratio[moving] = 0.5 * change[moving] / gn[moving]
-            bad = ~(np.isfinite(f_half) & np.isfinite(ratio))
-            big = ~bad & (ratio > opt.tol)
-            t_new = t.copy()
-            t_new[bad] = t[bad] * opt.min_shrink
-            t_new[big] = t[big] * np.maximum(opt.min_shrink, opt.safety * opt.tol / ratio[big])
-            go = np.flatnonzero(~bad & ~big)
-            ok_local = np.zeros(pending.size, dtype=bool)
-            if go.size:
-                new = half[go] - (0.5 * t[go])[:, None] * g_half[go]
-                f_new, g_new = ev.value_and_grad(new)
-                live.evals[pending[go]] += 1
-                ok = _finite_rows(f_new, g_new)
-                t_new[go[~ok]] = t[go[~ok]] * opt.min_shrink
-                rows = pending[go[ok]]
-                live.theta[rows] = new[ok]
-                live.f[rows] = f_new[ok]
-                live.g[rows] = g_new[ok]
-                live.steps[rows] += 1
-                q = ratio[go[ok]]
-                growth = np.full(q.size, opt.max_growth)
-                positive = q > 0
-                growth[positive] = np.minimum(opt.max_growth, opt.safety * opt.tol / q[positive])
-                t_new[go[ok]] = t[go[ok]] * growth
-                ok_local[go[ok]] = True
-                accepted[rows] = True
-            live.t[pending] = t_new
-            pending = pending[~ok_local]
-        done = np.zeros(live.size, dtype=bool)
-        done[pending] = True
-        out.record(live, done, "step_control_failed")
-        if before is not None:
-            same = accepted & _same_bits(before[0], live.theta) & _same_bits(before[1], live.t)
-            out.record(live, same, "max_steps", steps=max_steps)
-            done |= same
-        if done.any():
-            live.keep(~done)
+            look = stationary and it % _STATIONARY_EVERY == 1
+            before = (live.theta.copy(), live.t.copy()) if look else None
+            g_norm = np.sqrt(_core_dot(live.g, live.g))
+            accepted = _euler_richardson_try(opt, ev, live, g_norm, None)
+            pending = np.flatnonzero(~accepted)
+            for _ in range(opt.max_tries - 1):
+                if not pending.size:
+                    break
+                ok = _euler_richardson_try(opt, ev, live, g_norm, pending)
+                accepted[pending[ok]] = True
+                pending = pending[~ok]
+            done = np.zeros(live.size, dtype=bool)
+            done[pending] = True
+            out.record(live, done, "step_control_failed")
+            if before is not None:
+                same = accepted & _same_bits(before[0], live.theta) & _same_bits(before[1], live.t)
+                out.record(live, same, "max_steps", steps=max_steps)
+                done |= same
+            if done.any():
+                live.keep(~done)
 
 
 def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
