@@ -211,14 +211,25 @@ def main() -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        fig = r.plot()
-        ax = fig.axes[0]
-        ax.set_title(
-            f"problem A, CNN, L-BFGS minima of seeds {args.seeds[0]} and {args.seeds[1]}",
-            fontsize="medium",
-        )
-        fig.savefig(args.out / f"{stem}_profile.png", dpi=120)
+        profile_figure(r, args.seeds).savefig(args.out / f"{stem}_profile.png", dpi=120)
         designs_figure(r).savefig(args.out / f"{stem}_designs.png", dpi=120)
+
+
+def profile_figure(r: ts.lab.FourierPath, seeds):
+    """The checked profiles of the path and the straight line (log scale), and the path's
+    alone (linear scale, its nodes as dots)."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.0), layout="constrained")
+    r.plot(ax=left)
+    left.set_yscale("log")
+    left.set_title(f"problem A, CNN: L-BFGS minima of seeds {seeds[0]} and {seeds[1]}")
+    r.plot(ax=right)
+    top = float(r.check_losses.max())
+    right.set_ylim(0.9 * float(r.check_losses.min()), 1.15 * top)
+    right.set_title("the same, linear scale, the path's range")
+    right.get_legend().remove()
+    return fig
 
 
 def designs_figure(r: ts.lab.FourierPath):
