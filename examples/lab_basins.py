@@ -158,6 +158,11 @@ def grid_maps(cfg: dict) -> tuple[dict, pd.DataFrame]:
             results[name, opt_name] = r
             fr = r.fractions
             nc = r.labels == -2
+            outside = nc & outside_box(r.finals, net)
+
+            def median_loss(mask, r=r):
+                return float(np.median(r.losses[mask])) if mask.any() else np.nan
+
             for label, row in fr.iterrows():
                 rows.append(
                     {
@@ -170,6 +175,7 @@ def grid_maps(cfg: dict) -> tuple[dict, pd.DataFrame]:
                         "loss": row["loss"],
                         "count": row["count"],
                         "fraction": row["fraction"],
+                        "median_final_loss": median_loss(r.labels == label),
                         "tol": r.tol,
                         "seconds": r.seconds,
                     }
@@ -183,8 +189,9 @@ def grid_maps(cfg: dict) -> tuple[dict, pd.DataFrame]:
                     "label": -3,
                     "point": "not converged, ending outside the box",
                     "loss": np.nan,
-                    "count": int(np.sum(nc & outside_box(r.finals, net))),
-                    "fraction": float(np.mean(nc & outside_box(r.finals, net))),
+                    "count": int(np.sum(outside)),
+                    "fraction": float(np.mean(outside)),
+                    "median_final_loss": median_loss(outside),
                     "tol": r.tol,
                     "seconds": r.seconds,
                 }
@@ -252,6 +259,44 @@ def overview_figure(results: dict, name: str, path: Path) -> None:
         f"{name}: basins of attraction, {r0.n}x{r0.n} starts, end point within "
         f"{r0.tol:.3g} of a critical point",
         fontsize="large",
+    )
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def final_loss_figure(results: dict, name: str, path: Path) -> None:
+    """Final loss over the grid (log scale), for a network whose infimum is at infinity."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    net = networks.get(name)
+    losses = [results[name, o].losses for o in OPTIMIZERS]
+    finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in losses])
+    norm = LogNorm(vmin=float(finite.min()), vmax=float(finite.max()))
+    fig, axes = plt.subplots(2, 3, figsize=(13.5, 8.6), layout="constrained")
+    for ax, opt_name in zip(axes.ravel(), OPTIMIZERS, strict=True):
+        r = results[name, opt_name]
+        lo, hi = box(net)
+        image = ax.imshow(
+            r.losses,
+            origin="lower",
+            extent=(lo[0], hi[0], lo[1], hi[1]),
+            norm=norm,
+            cmap="viridis",
+            interpolation="nearest",
+        )
+        left = np.mean(outside_box(r.finals, net))
+        ax.set_title(
+            f"{LABELS[opt_name]}\nmedian final loss {np.median(r.losses):.3g}, "
+            f"{left:.0%} left the box",
+            fontsize="medium",
+        )
+        ax.set_xlabel(r"$\theta_0$")
+        ax.set_ylabel(r"$\theta_1$")
+    fig.colorbar(image, ax=axes, shrink=0.8, label="loss at the end of the run")
+    fig.suptitle(
+        f"{name}: no finite minimum ({net.infimum_at_infinity}); final loss from each start "
+        f"({r.max_steps} steps, LM {results[name, 'lm'].max_steps})",
     )
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -472,6 +517,8 @@ def run(out: Path, quick: bool = False) -> dict:
     fractions.to_csv(out / "fractions.csv", index=False)
     for name in SETTINGS:
         overview_figure(results, name, out / f"basins_{name}.png")
+        if networks.get(name).infimum_at_infinity:
+            final_loss_figure(results, name, out / f"final_loss_{name}.png")
     for opt_name in ("gd", "adam", "gd_energy"):
         import matplotlib.pyplot as plt
 

@@ -532,7 +532,7 @@ def test_plot_legend_and_orientation():
     obj = QuadQuartic()
     result = basins(obj, ts.optim.get("gd", lr=0.02), (-2, -1), (2, 1), n=21, max_steps=400)
     fig, ax = result.plot()
-    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert len(texts) == 3 + 2
     assert texts[1].startswith("minimum (1.000, 0.000), loss 0") and "%" in texts[1]
     assert texts[2].startswith("saddle (0.000, 0.000)")
@@ -547,6 +547,10 @@ def test_plot_legend_and_orientation():
     assert data[0, 15] != data[0, 5]
     colours = result.colours()
     assert len({colours[k] for k in (0, 1, 2, -1, -2)}) == 5
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2)  # on given axes: an axes legend
+    result.plot(ax=axes[1])
+    assert axes[1].get_legend() is not None and not fig.legends
     plt.close(fig)
 
 

@@ -16,9 +16,13 @@ states of all starts are rows of arrays, one objective call evaluates all of the
 Levenberg-Marquardt), and each start stops exactly when its own run
 ``optimizer.run(objective, theta0=start, max_steps=max_steps, max_evals=None)`` would: the
 kernels below repeat the scalar loops' arithmetic operation for operation on arrays (the
-same NumPy operations in the same order, the core's dot products reproduced with its order
-of summation, LAPACK's solves on stacked 2 x 2 systems), and rows leave the arrays as their
-runs end. Kernels exist for
+same NumPy operations in the same order; the core's dot products and distances reproduced
+with its order of summation; for LM, NumPy's stacked ``matmul`` and ``linalg.solve``, which
+call the same BLAS/LAPACK routine per row as the one-point products and solve, and C ``pow``
+where the scalar code uses Python's ``**``), and rows leave the arrays as their runs end.
+The core is compiled without fused multiply-adds on x86-64; where a compiler fuses them
+(aarch64), its dot products, and through them the energy rule's and Euler-Richardson's
+decisions, can differ from the NumPy reproduction in the last bit. Kernels exist for
 
 - :class:`~toposcape.optim.Optimizer` with direction ``Identity``, ``Momentum`` (Nesterov
   too), ``Adam``, ``RMSProp`` or ``Adagrad``, step ``Constant``, ``Schedule`` or
@@ -1345,15 +1349,17 @@ class BasinResult:
 
         Each critical point's basin has its own colour; diverged starts are dark grey, not
         converged ones light grey. The legend gives every critical point's kind, coordinates,
-        loss and share of the starts. Returns ``(fig, ax)``.
+        loss and share of the starts: a figure legend right of the map when ``ax`` is None,
+        else an axes legend outside its right edge. Returns ``(fig, ax)``.
         """
         import matplotlib.pyplot as plt
         from matplotlib.colors import ListedColormap
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
 
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(9.0, 5.6), layout="constrained")
+        created = ax is None
+        if created:
+            fig, ax = plt.subplots(figsize=(9.5, 5.6), layout="constrained")
         else:
             fig = ax.figure
         table = self.critical_points
@@ -1440,16 +1446,19 @@ class BasinResult:
             f"{self.n}x{self.n} starts"
         )
         if legend:
-            ax.legend(
-                handles=handles,
-                loc="upper left",
-                bbox_to_anchor=(1.02, 1.0),
-                borderaxespad=0.0,
-                fontsize="small",
-                title=f"end point (within {self.tol:.3g})",
-                title_fontsize="small",
-                frameon=False,
-            )
+            options = {
+                "handles": handles,
+                "fontsize": "small",
+                "title": f"end point (within {self.tol:.3g})",
+                "title_fontsize": "small",
+                "frameon": False,
+            }
+            if created:  # a figure legend: the constrained layout makes room for it
+                fig.legend(loc="outside right upper", **options)
+            else:
+                ax.legend(
+                    loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **options
+                )
         return fig, ax
 
     def __repr__(self) -> str:
