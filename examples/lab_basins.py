@@ -131,7 +131,7 @@ def settings_table(cfg: dict) -> pd.DataFrame:
                 "minima": int((cps["nature"] == "minimum").sum()),
                 "max Hessian eigenvalue at a minimum": lam,
                 "GD / gd_energy / Euler-Richardson step": s["lr"],
-                "momentum step (beta 0.9)": (1 - BETA) * s["lr"],
+                "momentum step (beta 0.9)": round((1 - BETA) * s["lr"], 12),
                 "Adam step": s["adam"],
                 "LM": "tau 1e-3",
                 "grid": cfg["grid"].get(name, cfg["grid_default"]),
@@ -198,6 +198,44 @@ def grid_maps(cfg: dict) -> tuple[dict, pd.DataFrame]:
             )
             print(f"  {name} {opt_name}: {n}x{n}, {steps} steps, {r.seconds:.1f} s", flush=True)
     return results, pd.DataFrame(rows)
+
+
+def not_converged(results: dict) -> pd.DataFrame:
+    """Where the not-converged starts are: inside or outside the box, how far from a
+    critical point, with what gradient at the start and at the end."""
+    rows = []
+    for (name, opt_name), r in results.items():
+        net = networks.get(name)
+        nc = r.labels == -2
+        inside = nc & ~outside_box(r.finals, net)
+        pts = r.critical_points[["theta_0", "theta_1"]].to_numpy(dtype=float)
+        row = {
+            "network": name,
+            "optimizer": opt_name,
+            "not_converged": float(nc.mean()),
+            "outside_box": float((nc & ~inside).mean()),
+            "inside_box": float(inside.mean()),
+        }
+        if inside.any():
+            finals, starts = r.finals[inside], r.starts[inside]
+            g_end = np.linalg.norm(net.value_and_grad_batch(finals)[1], axis=1)
+            g_start = np.linalg.norm(net.value_and_grad_batch(starts)[1], axis=1)
+            near = np.min(np.linalg.norm(finals[:, None, :] - pts[None], axis=2), axis=1)
+            row.update(
+                {
+                    "inside: median distance moved": float(
+                        np.median(np.linalg.norm(finals - starts, axis=1))
+                    ),
+                    "inside: median distance to a critical point": float(np.median(near)),
+                    "inside: median grad norm at the start": float(np.median(g_start)),
+                    "inside: median grad norm at the end": float(np.median(g_end)),
+                    "inside: median final loss": float(np.median(r.losses[inside])),
+                }
+            )
+        if (nc & ~inside).any():
+            row["outside: median final loss"] = float(np.median(r.losses[nc & ~inside]))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def legend_handles(result) -> list:
@@ -515,6 +553,8 @@ def run(out: Path, quick: bool = False) -> dict:
     results, fractions = grid_maps(cfg)
     timings["grid_maps"] = time.perf_counter() - t0
     fractions.to_csv(out / "fractions.csv", index=False)
+    stuck = not_converged(results)
+    stuck.to_csv(out / "not_converged.csv", index=False)
     for name in SETTINGS:
         overview_figure(results, name, out / f"basins_{name}.png")
         if networks.get(name).infimum_at_infinity:
@@ -574,6 +614,8 @@ def run(out: Path, quick: bool = False) -> dict:
     wide = wide.join(reached).reset_index()
     print("\nGrid: shares of starts\n")
     print(markdown(wide))
+    print("\nGrid: where the not-converged starts are\n")
+    print(markdown(stuck))
     print("\nRandom starts: probabilities (stderr)\n")
     p = probabilities.copy()
     p["value"] = [f"{a:.3f} ({b:.3f})" for a, b in zip(p["probability"], p["stderr"], strict=True)]
@@ -613,6 +655,7 @@ def run(out: Path, quick: bool = False) -> dict:
     return {
         "settings": settings,
         "fractions": fractions,
+        "not_converged": stuck,
         "reach": probabilities,
         "divergence": div,
         "sensitivity": sens,
