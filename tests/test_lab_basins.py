@@ -1,4 +1,4 @@
-"""toposcape.lab.basins: vectorized runs from many starts, basin maps, reach probabilities."""
+"""ts.lab.basins (toposcape.lab.basin_maps): vectorized runs from many starts, basin maps."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ import pytest
 import toposcape as ts
 from toposcape.errors import InvalidInputError
 from toposcape.lab import networks
-from toposcape.lab.basins import basins, reach_probabilities, run_starts
+from toposcape.lab.basin_maps import basins, reach_probabilities, run_starts
 from toposcape.optim import Optimizer
 from toposcape.optim.directions import Identity, Momentum
 from toposcape.optim.steps import Constant, Schedule
 
 matplotlib.use("Agg")
 
-# the module (ts.lab.basins is the function)
-lab_basins = importlib.import_module("toposcape.lab.basins")
+# the module, for its private helpers
+lab_basins = importlib.import_module("toposcape.lab.basin_maps")
 
 
 class QuadQuartic:

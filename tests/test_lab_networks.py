@@ -209,7 +209,7 @@ def test_first_order_optimizers_run(opt):
     assert np.isfinite(traj.losses[-1]) and traj.losses[-1] <= traj.losses[0]
 
 
-# -- batched evaluation (toposcape.lab.basins) ----------------------------------------------
+# -- batched evaluation (toposcape.lab.basin_maps) ----------------------------------------------
 
 
 @pytest.mark.parametrize("name", NAMES)

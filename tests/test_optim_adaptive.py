@@ -313,3 +313,20 @@ def test_momentum_energy_ends_at_a_minimum_to_rounding():
     assert traj.reason == "no_energy_decrease"
     assert traj.n_evals < 50_000
     assert traj.losses[-1] < 1e-30
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("gd", {"lr": 1e308}), ("gd_energy", {"lr": 1e308}), ("euler_richardson", {"lr": 1e308})],
+)
+def test_an_overflowing_step_is_a_failed_trial_not_an_error(name, options):
+    """The networks refuse a non-finite theta (boundary validation); an optimizer whose step
+    overflows must not pass that on as the user's error."""
+    net = ts.lab.networks.get("exp_steep")
+    traj = ts.optim.get(name, **options).run(net, max_steps=5, max_evals=200)
+    if name == "gd":
+        assert traj.reason == "nonfinite_loss"
+    else:  # the adaptive steps shrink and go on
+        assert np.isfinite(traj.losses[-1]) and traj.losses[-1] <= traj.losses[0]
+    with pytest.raises(InvalidInputError):  # a user's non-finite start is still an error
+        ts.optim.get(name, **options).run(net, theta0=[np.inf, 0.0], max_steps=5)

@@ -12,7 +12,7 @@ critical points, and tools to study how optimizers travel a landscape.
 >>> mlp = ts.lab.MLPObjective("digits", hidden=16, batch_size=32)  # minibatch SGD objective
 
 Modules: :mod:`.networks` (benchmark networks, critical points by Groebner bases),
-:mod:`.basins` (vectorized runs from grids of starts: basin maps, reach probabilities,
+:mod:`.basin_maps` (vectorized runs from grids of starts: basin maps, reach probabilities,
 sensitivity), :mod:`.paths` (the Fourier path finder), :mod:`.mlp` (a one-hidden-layer
 classifier on scikit-learn's data sets, full batch or minibatches, with its hidden-unit
 symmetries), :mod:`.minima` (sets of minima from many seeds: kernel PCA, pairwise barriers).
@@ -22,7 +22,7 @@ through the experiment engine with a ``[lab]`` spec (:mod:`toposcape.experiments
 """
 
 from . import networks
-from .basins import BasinResult, basins, reach_probabilities, run_starts
+from .basin_maps import BasinResult, BatchRuns, basins, reach_probabilities, run_starts
 from .minima import MinimaSet
 from .mlp import DATASETS, MinibatchMLPObjective, MLPObjective, load_dataset
 from .paths import FourierPath, SmoothMaxPath, fourier_path
@@ -30,6 +30,7 @@ from .paths import FourierPath, SmoothMaxPath, fourier_path
 __all__ = [
     "DATASETS",
     "BasinResult",
+    "BatchRuns",
     "FourierPath",
     "MLPObjective",
     "MinibatchMLPObjective",

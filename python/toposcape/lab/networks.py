@@ -186,7 +186,7 @@ class Network:
         with np.errstate(all="ignore"):
             return np.array(self._f_jac(*t), dtype=np.float64).reshape(self.n_residuals, self.size)
 
-    # -- batched evaluation: many points at once (toposcape.lab.basins) ------------------
+    # -- batched evaluation: many points at once (toposcape.lab.basin_maps) ------------------
     #
     # The loss, gradient, residuals and Jacobian are lambdified a second time for arrays of
     # points: loss and gradient in one function, common subexpressions computed once

@@ -27,6 +27,7 @@ from ..errors import InvalidInputError
 from . import _vec
 from .protocol import Runner
 from .protocol import evaluate as checked_evaluation
+from .protocol import evaluate_trial
 from .steps import StepContext, StepOutcome, StepRule
 from .trajectory import Trajectory, TrajectoryRecorder
 
@@ -240,7 +241,7 @@ class EulerRichardson(Runner):
                 if not budget_left():
                     break
                 half = theta - (0.5 * t) * g
-                f_half, g_half = checked_evaluation(obj, half, who)
+                f_half, g_half = evaluate_trial(obj, half, who)
                 rec.evaluation(half, f_half)
                 change = _vec.distance(g_half, g)
                 ratio = 0.5 * change / g_norm if g_norm > 0 else 0.0
@@ -253,7 +254,7 @@ class EulerRichardson(Runner):
                 if not budget_left():
                     break
                 new = half - (0.5 * t) * g_half
-                f_new, g_new = checked_evaluation(obj, new, who)
+                f_new, g_new = evaluate_trial(obj, new, who)
                 rec.evaluation(new, f_new)
                 if not (math.isfinite(f_new) and np.all(np.isfinite(g_new))):
                     t *= self.min_shrink

@@ -18,6 +18,7 @@ from .. import _validate
 from ..errors import InvalidInputError
 from .protocol import Requirements, Runner
 from .protocol import evaluate as checked_evaluation
+from .protocol import evaluate_trial
 from .trajectory import Trajectory, TrajectoryRecorder
 
 __all__ = ["LevenbergMarquardt"]
@@ -156,8 +157,11 @@ class LevenbergMarquardt(Runner):
                     reason, message = "converged", f"||delta|| <= xtol = {self.xtol:g}"
                     break
                 new = theta + delta
-                f_new, g_new = checked_evaluation(obj, new, who)
+                f_new, g_new = evaluate_trial(obj, new, who)
                 rec.evaluation(new, f_new)
+                if not math.isfinite(f_new):  # an overflowed trial: no residuals to ask for
+                    mu, nu = mu * nu, 2.0 * nu
+                    continue
                 r_new = _residuals(obj, new, m, who)
                 predicted = float(delta @ (mu * delta - b))
                 rr_new = float(r_new @ r_new)

@@ -13,6 +13,7 @@ from . import _vec
 from .directions import DirectionRule
 from .protocol import Requirements, Runner
 from .protocol import evaluate as checked_evaluation
+from .protocol import evaluate_trial
 from .steps import BudgetExhausted, StepContext, StepRule, Trial
 from .trajectory import Trajectory, TrajectoryRecorder
 from .transforms import GradientTransform
@@ -145,7 +146,7 @@ class Optimizer(Runner):
                 if max_evals is not None and rec.n_evals >= max_evals:
                     raise BudgetExhausted
                 point = _core.step_point(base, step, d)
-                loss, grad = checked_evaluation(obj, point, who)
+                loss, grad = evaluate_trial(obj, point, who)
                 rec.evaluation(point, loss)
                 finite = bool(np.isfinite(loss))
                 if finite:

@@ -33,7 +33,7 @@ from .._progress import progress_bar
 from ..errors import InvalidInputError
 from .trajectory import Trajectory, TrajectoryRecorder
 
-__all__ = ["Requirements", "RunState", "Runner", "Callback", "evaluate"]
+__all__ = ["Requirements", "RunState", "Runner", "Callback", "evaluate", "evaluate_trial"]
 
 
 @dataclass(frozen=True)
@@ -295,6 +295,22 @@ def evaluate(objective, theta: np.ndarray, who: str) -> tuple[float, np.ndarray]
             f"shape {theta.shape}, got shape {grad.shape}"
         )
     return float(loss), grad
+
+
+def evaluate_trial(objective, theta: np.ndarray, who: str) -> tuple[float, np.ndarray]:
+    """:func:`evaluate` at a trial point an optimizer computed, which may have overflowed.
+
+    An objective that validates its input refuses a non-finite ``theta`` with
+    :class:`~toposcape.errors.InvalidInputError`; for a trial point that is an overflowed
+    step, not a user error, so it comes back as a non-finite loss (a failed trial) instead.
+    The point is only inspected when the objective refused it: no extra pass on the hot path.
+    """
+    try:
+        return evaluate(objective, theta, who)
+    except InvalidInputError:
+        if np.all(np.isfinite(theta)):
+            raise
+        return float("nan"), np.full(theta.shape, np.nan)
 
 
 def _objective_size(objective, who: str) -> int:

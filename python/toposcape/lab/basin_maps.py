@@ -43,9 +43,9 @@ tests check it for every kernel). The networks of :mod:`.networks` evaluate batc
 expressions compiled for arrays, equal to a few units in the last place only (see
 ``Network.value_and_grad_batch``), so there the runs agree to rounding: starts that converge
 end within rounding of the scalar run's point, and only starts on a basin boundary (where
-rounding decides) can end elsewhere. One departure, where the scalar run has no result: a
-trial point that overflows to inf makes ``Network.value_and_grad`` raise, while the batch
-treats it as a non-finite value (a failed trial).
+rounding decides) can end elsewhere. A trial point that overflows to inf is a failed trial
+(a non-finite value) in both (the scalar optimizers catch the objective's refusal of a
+non-finite point: :func:`toposcape.optim.protocol.evaluate_trial`).
 
 With ``stop_stationary`` (default), a start whose whole state (iterate, direction and step
 state) is unchanged bitwise by an accepted step is at a fixed point of a time-invariant
