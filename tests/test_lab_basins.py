@@ -562,3 +562,31 @@ def test_400_grid_shapes():
     assert result.losses.shape == result.steps.shape == result.reasons.shape == (400, 400)
     assert result.fractions["count"].sum() == 160_000
     assert result.evals == 160_000 * 41
+
+
+def test_lab_basins_example_quick(tmp_path):
+    """examples/lab_basins.py --quick (~25 s): every output written, and the study's first
+    claim in its numbers: the energy-adaptive GD diverges from no start where GD at the same
+    step diverges from many."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "lab_basins.py"
+    spec = importlib.util.spec_from_file_location("lab_basins_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.run(tmp_path, quick=True)
+    for name in ("fractions.csv", "divergence.csv", "reach_probabilities.csv", "sensitivity.csv"):
+        assert (tmp_path / name).stat().st_size > 0
+    for name in ("basins_two_depths.png", "divergence.png", "sensitivity.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+    div = pd.read_csv(tmp_path / "divergence.csv")
+    energy = div[div["optimizer"] == "gd_energy"]
+    gd = div[div["optimizer"] == "gd"]
+    assert len(energy) > 0 and (energy["diverged"] == 0).all()
+    assert gd[gd["network"] == "two_depths"]["diverged"].min() > 0.3
+    fractions = pd.read_csv(tmp_path / "fractions.csv")
+    # label -3 is a breakdown of -2 (not converged, ending outside the box)
+    fractions = fractions[fractions["label"] >= -2]
+    shares = fractions.groupby(["network", "optimizer"])["fraction"].sum()
+    np.testing.assert_allclose(shares.to_numpy(), 1.0, rtol=1e-12)
