@@ -311,6 +311,8 @@ def test_lab_spec_parses_and_labels():
         (('preset = "lbfgs"', 'preset = "lbgfs"'), r"optimizers\[1\].*lbfgs"),
         (("seeds = [3]", "seeds = [3, 3]"), r"repeated seeds"),
         (("[lab]", '[lab]\nobjective = "cnn"'), r"\[lab\]: objective must be one of 'mlp'"),
+        (('preset = "lbfgs"\nmemory = 5', 'preset = "lm"'), r"optimizers\[1\] \(lm.*least-sq"),
+        (('preset = "lbfgs"\nmemory = 5', 'preset = "oc"'), r"optimizers\[1\] \(oc.*density"),
     ],
 )
 def test_lab_spec_errors_name_the_entry(edit, message):

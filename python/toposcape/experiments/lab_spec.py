@@ -304,6 +304,18 @@ class LabSpec:
                         f"{where} ({spec.label()})",
                         "give a budget: max_evals or max_steps in the entry or at the top level",
                     )
+                needs = optim.get(spec.preset, **spec.options).requires
+                if needs.least_squares or needs.explicit_volume:
+                    raise _where(
+                        f"{where} ({spec.label()})",
+                        f"optimizer {spec.preset!r} needs "
+                        + (
+                            "a least-squares objective (residuals and Jacobian); the MLP's "
+                            "cross-entropy has none"
+                            if needs.least_squares
+                            else "a density-space topology objective"
+                        ),
+                    )
                 entries.append((spec, batch))
         labels = [spec.label() for spec, _ in entries]
         repeated = sorted({lab for lab in labels if labels.count(lab) > 1})
