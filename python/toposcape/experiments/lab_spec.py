@@ -63,7 +63,16 @@ from typing import Any
 
 from .. import _validate
 from ..errors import InvalidInputError
-from .spec import ModelSpec, OptimizerSpec, _as_list, _canonical, _parse_optimizer, _where
+from .spec import (
+    ModelSpec,
+    OptimizerSpec,
+    _as_list,
+    _canonical,
+    _parse_budget,
+    _parse_optimizer,
+    _parse_seeds,
+    _where,
+)
 
 __all__ = [
     "LAB_OBJECTIVES",
@@ -265,24 +274,8 @@ class LabSpec:
             raise _where("name", f"must be a non-empty string, got {name!r}")
         objective = _parse_lab(data.get("lab"))
 
-        seeds = []
-        for i, s in enumerate(_as_list(data.get("seeds", [0]), "seeds")):
-            try:
-                seeds.append(_validate.integer(s, "seed", minimum=0))
-            except (TypeError, ValueError) as exc:
-                raise _where(f"seeds[{i}]", str(exc)) from None
-        if len(set(seeds)) != len(seeds):
-            raise _where("seeds", f"repeated seeds in {seeds}")
-        try:
-            max_evals = _validate.integer(
-                data.get("max_evals"), "max_evals", minimum=1, allow_none=True
-            )
-            max_steps = _validate.integer(
-                data.get("max_steps"), "max_steps", minimum=0, allow_none=True
-            )
-            threads = _validate.integer(data.get("threads", 1), "threads", minimum=1)
-        except (TypeError, ValueError) as exc:
-            raise _where("top level", str(exc)) from None
+        seeds = _parse_seeds(data)
+        max_evals, max_steps, threads = _parse_budget(data)
 
         entries: list[tuple[OptimizerSpec, int | None]] = []
         for i, entry in enumerate(_as_list(data["optimizers"], "optimizers")):

@@ -361,25 +361,9 @@ class StudySpec:
             except (TypeError, ValueError) as exc:
                 raise _where(f"penal[{i}]", str(exc)) from None
 
-        seeds = []
-        for i, s in enumerate(_as_list(data.get("seeds", [0]), "seeds")):
-            try:
-                seeds.append(_validate.integer(s, "seed", minimum=0))
-            except (TypeError, ValueError) as exc:
-                raise _where(f"seeds[{i}]", str(exc)) from None
-        if len(set(seeds)) != len(seeds):
-            raise _where("seeds", f"repeated seeds in {seeds}")
+        seeds = _parse_seeds(data)
 
-        try:
-            max_evals = _validate.integer(
-                data.get("max_evals"), "max_evals", minimum=1, allow_none=True
-            )
-            max_steps = _validate.integer(
-                data.get("max_steps"), "max_steps", minimum=0, allow_none=True
-            )
-            threads = _validate.integer(data.get("threads", 1), "threads", minimum=1)
-        except (TypeError, ValueError) as exc:
-            raise _where("top level", str(exc)) from None
+        max_evals, max_steps, threads = _parse_budget(data)
         solver = data.get("solver", "auto")
         if not isinstance(solver, str):
             raise _where("solver", f"must be a string, got {solver!r}")
@@ -481,6 +465,34 @@ def _checkable(preset: str, options: Mapping[str, Any]) -> Mapping[str, Any]:
     from .tuning import stand_in
 
     return stand_in(preset, options)
+
+
+def _parse_seeds(data: Mapping[str, Any]) -> list[int]:
+    """A spec's ``seeds`` (default ``[0]``): distinct non-negative integers."""
+    seeds = []
+    for i, s in enumerate(_as_list(data.get("seeds", [0]), "seeds")):
+        try:
+            seeds.append(_validate.integer(s, "seed", minimum=0))
+        except (TypeError, ValueError) as exc:
+            raise _where(f"seeds[{i}]", str(exc)) from None
+    if len(set(seeds)) != len(seeds):
+        raise _where("seeds", f"repeated seeds in {seeds}")
+    return seeds
+
+
+def _parse_budget(data: Mapping[str, Any]) -> tuple[int | None, int | None, int]:
+    """A spec's top-level ``max_evals``, ``max_steps`` (None: not given) and ``threads``."""
+    try:
+        max_evals = _validate.integer(
+            data.get("max_evals"), "max_evals", minimum=1, allow_none=True
+        )
+        max_steps = _validate.integer(
+            data.get("max_steps"), "max_steps", minimum=0, allow_none=True
+        )
+        threads = _validate.integer(data.get("threads", 1), "threads", minimum=1)
+    except (TypeError, ValueError) as exc:
+        raise _where("top level", str(exc)) from None
+    return max_evals, max_steps, threads
 
 
 def _as_list(value: Any, entry: str) -> list:
