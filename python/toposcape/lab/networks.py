@@ -494,8 +494,8 @@ _register(
         saddles on the line ``w2 = 0`` (where the output is 0, loss 1.75). Outside the box a
         valley runs to infinity along ``w1 -> 0-``, ``w2 -> -inf`` with ``w1 w2 -> 0.3``, where
         the network becomes the least-squares line ``0.3 x``: its loss falls towards 1.525
-        (1.538 at ``w1 = -0.01``), below the shallower minimum (no critical point there; runs that take it leave the
-        box, see :func:`toposcape.lab.basins`).""",
+        (1.538 at ``w1 = -0.01``), below the shallower minimum (no critical point there;
+        runs that take it leave the box, see :func:`toposcape.lab.basins`).""",
         covers="isolated minima of different depths; saddles",
         model=lambda x, a, b: b * (a * x + (a * x) ** 2 + (a * x) ** 3 / 3),
         xs=(-2, -1, 1, 2),

@@ -25,9 +25,8 @@ import numpy as np
 from .. import _validate
 from ..errors import InvalidInputError
 from . import _vec
-from .protocol import Runner
+from .protocol import Runner, evaluate_trial
 from .protocol import evaluate as checked_evaluation
-from .protocol import evaluate_trial
 from .steps import StepContext, StepOutcome, StepRule
 from .trajectory import Trajectory, TrajectoryRecorder
 
@@ -223,14 +222,9 @@ class EulerRichardson(Runner):
             return max_evals is None or rec.n_evals < max_evals
 
         while True:
-            if rec.stop_requested:
-                reason, message = "callback", "stopped by the callback"
-                break
-            if max_steps is not None and steps >= max_steps:
-                reason = "max_steps"
-                break
-            if not budget_left():
-                reason = "max_evals"
+            stop = rec.stop_reason(steps, max_steps, max_evals)
+            if stop is not None:
+                reason, message = stop
                 break
             if self.gtol > 0 and np.max(np.abs(g)) <= self.gtol:
                 reason, message = "converged", f"max |g| <= gtol = {self.gtol:g}"

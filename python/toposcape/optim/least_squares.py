@@ -16,9 +16,8 @@ import numpy as np
 
 from .. import _validate
 from ..errors import InvalidInputError
-from .protocol import Requirements, Runner
+from .protocol import Requirements, Runner, evaluate_trial
 from .protocol import evaluate as checked_evaluation
-from .protocol import evaluate_trial
 from .trajectory import Trajectory, TrajectoryRecorder
 
 __all__ = ["LevenbergMarquardt"]
@@ -129,14 +128,9 @@ class LevenbergMarquardt(Runner):
         steps = 0
         reason, message = "", ""
         while True:
-            if rec.stop_requested:
-                reason, message = "callback", "stopped by the callback"
-                break
-            if max_steps is not None and steps >= max_steps:
-                reason = "max_steps"
-                break
-            if max_evals is not None and rec.n_evals >= max_evals:
-                reason = "max_evals"
+            stop = rec.stop_reason(steps, max_steps, max_evals)
+            if stop is not None:
+                reason, message = stop
                 break
             if self.gtol > 0 and np.max(np.abs(g)) <= self.gtol:
                 reason, message = "converged", f"max |g| <= gtol = {self.gtol:g}"

@@ -11,9 +11,8 @@ import numpy as np
 from .. import _core, _validate
 from . import _vec
 from .directions import DirectionRule
-from .protocol import Requirements, Runner
+from .protocol import Requirements, Runner, evaluate_trial
 from .protocol import evaluate as checked_evaluation
-from .protocol import evaluate_trial
 from .steps import BudgetExhausted, StepContext, StepRule, Trial
 from .trajectory import Trajectory, TrajectoryRecorder
 from .transforms import GradientTransform
@@ -173,14 +172,9 @@ class Optimizer(Runner):
         reason, message = "", ""
         restarted = False  # the direction was restarted at this iterate already
         while True:
-            if rec.stop_requested:
-                reason, message = "callback", "stopped by the callback"
-                break
-            if max_steps is not None and steps >= max_steps:
-                reason = "max_steps"
-                break
-            if max_evals is not None and rec.n_evals >= max_evals:
-                reason = "max_evals"
+            stop = rec.stop_reason(steps, max_steps, max_evals)
+            if stop is not None:
+                reason, message = stop
                 break
             # max|g| >= ||g|| / sqrt(n): the recorded norm rules most steps out without a pass.
             if (

@@ -347,6 +347,19 @@ class TrajectoryRecorder:
     def n_evals(self) -> int:
         return len(self.eval_losses)
 
+    def stop_reason(
+        self, steps: int, max_steps: int | None, max_evals: int | None
+    ) -> tuple[str, str] | None:
+        """``(reason, message)`` when the run must end before its next step (the callback
+        asked, or a budget is spent; checked in that order), else None."""
+        if self.stop_requested:
+            return "callback", "stopped by the callback"
+        if max_steps is not None and steps >= max_steps:
+            return "max_steps", ""
+        if max_evals is not None and self.n_evals >= max_evals:
+            return "max_evals", ""
+        return None
+
     def evaluation(self, theta: np.ndarray, loss: float) -> None:
         self.eval_losses.append(float(loss))
         if self._bar_per_eval:
