@@ -253,3 +253,15 @@ def test_thread_counts_are_recorded_and_restored():
         traj = ts.optim.get("lbfgs").run(ts.PixelObjective(PROBLEM), max_evals=3)
     assert traj.threads["core"] == 1
     assert ts.thread_settings() == before
+
+
+def test_default_evaluation_budget_yields_to_a_step_budget():
+    """run(obj, max_steps=N) takes N steps (the default max_evals of 300 applies only when
+    no step budget is given)."""
+    obj = ts.lab.networks.get("symmetric_squares")
+    gd = ts.optim.get("gd", lr=1e-3)
+    assert gd.run(obj, max_steps=500).n_steps == 500
+    assert gd.run(obj).n_evals == 300
+    assert gd.run(obj, max_steps=500, max_evals=100).n_evals == 100
+    with pytest.raises(TypeError):
+        gd.run(obj, max_evals="lots")

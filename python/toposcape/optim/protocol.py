@@ -1,6 +1,6 @@
 """The one run protocol every optimizer follows, baselines included.
 
-Every optimizer is a :class:`Runner`: ``run(objective, theta0=None, max_evals=300,
+Every optimizer is a :class:`Runner`: ``run(objective, theta0=None, max_evals="auto",
 max_steps=None, record_params=False, progress=None, callback=None, record_memory=False)``
 returns a :class:`~toposcape.optim.trajectory.Trajectory`. The base class validates the
 arguments, checks the objective against what the optimizer declares it needs
@@ -146,7 +146,7 @@ class Runner(ABC):
         self,
         objective,
         theta0: np.ndarray | None = None,
-        max_evals: int | None = 300,
+        max_evals: int | None | str = "auto",
         max_steps: int | None = None,
         record_params: bool = False,
         progress: bool | None = None,
@@ -162,8 +162,10 @@ class Runner(ABC):
             (and whatever :attr:`requires` asks for).
         theta0 : ndarray (size,), optional
             Start; ``objective.x0`` by default.
-        max_evals : int or None
-            Budget of objective evaluations (the one at ``theta0`` included); None: no limit.
+        max_evals : int, None or "auto"
+            Budget of objective evaluations (the one at ``theta0`` included); None: no limit;
+            ``"auto"`` (default): 300, or no limit when ``max_steps`` is given (so that
+            ``run(obj, max_steps=5000)`` takes 5000 steps, as it reads).
         max_steps : int or None
             Budget of accepted steps; None: no limit. At least one budget must be given; the
             run stops at whichever is reached first.
@@ -185,6 +187,8 @@ class Runner(ABC):
         Trajectory
         """
         who = f"{self.name}.run"
+        if isinstance(max_evals, str) and max_evals == "auto":
+            max_evals = 300 if max_steps is None else None
         max_evals = _validate.integer(max_evals, "max_evals", minimum=1, allow_none=True, who=who)
         max_steps = _validate.integer(max_steps, "max_steps", minimum=0, allow_none=True, who=who)
         if max_evals is None and max_steps is None:
