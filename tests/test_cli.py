@@ -213,3 +213,10 @@ def test_saved_run_reads_back_into_a_trajectory(tmp_path):
     np.testing.assert_array_equal(traj.eval_losses, again.eval_losses)
     np.testing.assert_array_equal(traj.best_theta, again.best_theta)
     assert traj.reason == again.reason
+
+
+def test_run_with_only_a_step_budget_takes_that_many_steps(tmp_path):
+    argv = "run mbb_beam_96x32_0.5 --model pixel --optimizer gd -o lr=0.1 --max-steps 320"
+    assert main([*argv.split(), "--out", str(tmp_path), "--quiet"]) == 0
+    ds = xr.load_dataset(tmp_path / "mbb_beam_96x32_0.5_pixel_p3_gd-lr=0.1_steps320.nc")
+    assert ds.sizes["step"] == 321  # not cut at the default 300 evaluations

@@ -136,6 +136,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .models.pixel import PixelObjective
     from .optim.trajectory import write_netcdf
 
+    if args.max_evals is None and args.max_steps is None:
+        args.max_evals = 300
     problem = problems.get(args.problem)
     options = dict(_parse_option(o) for o in args.option)
     stem = _run_stem(args, problem.name, options)
@@ -320,7 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="optimizer option, repeatable: -o memory=1 -o lr=0.004 "
         "('toposcape optimizers NAME' lists a preset's options)",
     )
-    r.add_argument("--max-evals", type=int, default=300, help="evaluation budget (300)")
+    r.add_argument(
+        "--max-evals",
+        type=int,
+        default=None,
+        help="evaluation budget (300; none when only --max-steps is given)",
+    )
     r.add_argument("--max-steps", type=int, default=None, help="step budget (none)")
     r.add_argument("--penal", type=float, default=3.0, help="SIMP penalty (3)")
     r.add_argument("--seed", type=int, default=0, help="CNN initialisation seed (0)")
