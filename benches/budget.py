@@ -286,7 +286,11 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
         (
             "rest of an L-BFGS evaluation in the run (pair pushes, ...)",
             run_seconds / run_evals - explained,
-            4 * 4 * n * run_steps / run_evals / stream,
+            (3 * 8 + 2 * 4)
+            * n
+            * run_steps
+            / run_evals
+            / stream,  # push_step: d, g_new, g_old in; s, y (float32) out
         )
     )
     # the standalone two-loop row is a check of the in-run one, not a part of the sum
