@@ -252,3 +252,16 @@ def test_batched_methods_edge_cases():
             net.value_and_grad_batch(bad)
     with pytest.raises(TypeError):
         net.residuals_batch(np.zeros((2, 2), dtype=complex))
+
+
+def test_lab_without_its_extra_says_how_to_install_it():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['sympy'] = None\n"
+        "import toposcape as ts\n"
+        "try:\n    ts.lab\nexcept ImportError as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'toposcape[lab]'" in out.stdout

@@ -21,6 +21,15 @@ The optimizers of the studies are presets of :mod:`toposcape.optim` (``gd_energy
 through the experiment engine with a ``[lab]`` spec (:mod:`toposcape.experiments.lab_spec`).
 """
 
+try:  # the lab's own dependencies: the 'lab' extra
+    import sklearn  # noqa: F401
+    import sympy  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised without the extra only
+    raise ImportError(
+        f"toposcape.lab needs SymPy and scikit-learn ({exc.name} is missing): "
+        "pip install 'toposcape[lab]'"
+    ) from exc
+
 from . import networks
 from .basin_maps import BasinResult, BatchRuns, basins, reach_probabilities, run_starts
 from .minima import MinimaSet
