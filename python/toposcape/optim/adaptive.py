@@ -25,8 +25,7 @@ import numpy as np
 from .. import _validate
 from ..errors import InvalidInputError
 from . import _vec
-from .protocol import Runner, evaluate_trial
-from .protocol import evaluate as checked_evaluation
+from .protocol import Runner, evaluate_start, evaluate_trial
 from .steps import StepContext, StepOutcome, StepRule
 from .trajectory import Trajectory, TrajectoryRecorder
 
@@ -209,10 +208,8 @@ class EulerRichardson(Runner):
         """The scheme of the class docstring (see :meth:`Runner.run` for the arguments)."""
         rec = recorder
         who = f"{self.name}.run"
-        f, g = checked_evaluation(obj, theta, who)
-        rec.evaluation(theta, f)
-        rec.accept(theta, f, g)
-        if not (math.isfinite(f) and np.all(np.isfinite(g))):
+        f, g, finite = evaluate_start(obj, theta, rec, who)
+        if not finite:
             return rec.finish(theta, "nonfinite_loss", "non-finite loss at theta0", self.name)
         t = self.lr
         steps = 0

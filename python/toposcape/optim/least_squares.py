@@ -16,8 +16,7 @@ import numpy as np
 
 from .. import _validate
 from ..errors import InvalidInputError
-from .protocol import Requirements, Runner, evaluate_trial
-from .protocol import evaluate as checked_evaluation
+from .protocol import Requirements, Runner, evaluate_start, evaluate_trial
 from .trajectory import Trajectory, TrajectoryRecorder
 
 __all__ = ["LevenbergMarquardt"]
@@ -109,12 +108,10 @@ class LevenbergMarquardt(Runner):
                 f"{who}: {theta.size} parameters; Levenberg-Marquardt solves dense "
                 f"size x size systems and is meant for small problems (<= {MAX_SIZE})"
             )
-        f, g = checked_evaluation(obj, theta, who)
-        rec.evaluation(theta, f)
-        rec.accept(theta, f, g)
+        f, g, finite = evaluate_start(obj, theta, rec, who)
         r = _residuals(obj, theta, None, who)
         m = r.size
-        if not (math.isfinite(f) and np.all(np.isfinite(g)) and np.all(np.isfinite(r))):
+        if not (finite and np.all(np.isfinite(r))):
             return rec.finish(theta, "nonfinite_loss", "non-finite loss at theta0", self.name)
         jac = _jacobian(obj, theta, m, who)
         a = jac.T @ jac

@@ -11,8 +11,7 @@ import numpy as np
 from .. import _core, _validate
 from . import _vec
 from .directions import DirectionRule
-from .protocol import Requirements, Runner, evaluate_trial
-from .protocol import evaluate as checked_evaluation
+from .protocol import Requirements, Runner, evaluate_start, evaluate_trial
 from .steps import BudgetExhausted, StepContext, StepRule, Trial
 from .trajectory import Trajectory, TrajectoryRecorder
 from .transforms import GradientTransform
@@ -127,10 +126,8 @@ class Optimizer(Runner):
         who = f"{self.name}.run"
         if select_batch is not None:
             select_batch(0)
-        f, g = checked_evaluation(obj, theta, who)
-        rec.evaluation(theta, f)
-        rec.accept(theta, f, g)
-        if not (np.isfinite(f) and np.all(np.isfinite(g))):
+        f, g, finite = evaluate_start(obj, theta, rec, who)
+        if not finite:
             return rec.finish(theta, "nonfinite_loss", "non-finite loss at theta0", self.name)
         for t in transforms:
             t.reset(f)

@@ -33,7 +33,15 @@ from .._progress import progress_bar
 from ..errors import InvalidInputError
 from .trajectory import Trajectory, TrajectoryRecorder
 
-__all__ = ["Requirements", "RunState", "Runner", "Callback", "evaluate", "evaluate_trial"]
+__all__ = [
+    "Requirements",
+    "RunState",
+    "Runner",
+    "Callback",
+    "evaluate",
+    "evaluate_start",
+    "evaluate_trial",
+]
 
 
 @dataclass(frozen=True)
@@ -299,6 +307,18 @@ def evaluate(objective, theta: np.ndarray, who: str) -> tuple[float, np.ndarray]
             f"shape {theta.shape}, got shape {grad.shape}"
         )
     return float(loss), grad
+
+
+def evaluate_start(
+    objective, theta: np.ndarray, recorder: TrajectoryRecorder, who: str
+) -> tuple[float, np.ndarray, bool]:
+    """Evaluate ``theta0`` and record it as evaluation and iterate 0: ``(loss, gradient,
+    finite)``, ``finite`` telling whether the run may go on (else it ends with reason
+    ``"nonfinite_loss"``)."""
+    f, g = evaluate(objective, theta, who)
+    recorder.evaluation(theta, f)
+    recorder.accept(theta, f, g)
+    return f, g, bool(np.isfinite(f) and np.all(np.isfinite(g)))
 
 
 def evaluate_trial(objective, theta: np.ndarray, who: str) -> tuple[float, np.ndarray]:
