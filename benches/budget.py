@@ -40,21 +40,12 @@ import numpy as np
 
 # toposcape before torch: it sets the OpenMP wait policy before torch's runtime starts.
 import toposcape as ts
+from cnn_compare import median_time
 
 CODES = {
     "A": "michell_centered_both_32x64_0.12",
     "D": "causeway_bridge_middle_128x128_0.1",
 }
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def machine_rates(repeat: int) -> dict[str, float]:

@@ -566,26 +566,21 @@ def run(out: Path, quick: bool = False) -> dict:
         fig.savefig(out / f"basin_two_depths_{opt_name}.png", dpi=100)
         plt.close(fig)
 
-    print("2. reach probabilities", flush=True)
-    t0 = time.perf_counter()
-    probabilities = reach(cfg)
-    timings["reach"] = time.perf_counter() - t0
-    probabilities.to_csv(out / "reach_probabilities.csv", index=False)
-    reach_figure(probabilities, out / "reach_probabilities.png")
-
-    print("3. divergence", flush=True)
-    t0 = time.perf_counter()
-    div = divergence(cfg)
-    timings["divergence"] = time.perf_counter() - t0
-    div.to_csv(out / "divergence.csv", index=False)
-    divergence_figure(div, out / "divergence.png")
-
-    print("4. sensitivity", flush=True)
-    t0 = time.perf_counter()
-    sens = sensitivity(cfg)
-    timings["sensitivity"] = time.perf_counter() - t0
-    sens.to_csv(out / "sensitivity.csv", index=False)
-    sensitivity_figure(sens, out / "sensitivity.png")
+    stages = [
+        ("2. reach probabilities", "reach", reach, "reach_probabilities", reach_figure),
+        ("3. divergence", "divergence", divergence, "divergence", divergence_figure),
+        ("4. sensitivity", "sensitivity", sensitivity, "sensitivity", sensitivity_figure),
+    ]
+    tables = {}
+    for title, key, compute, stem, figure in stages:
+        print(title, flush=True)
+        t0 = time.perf_counter()
+        table = compute(cfg)
+        timings[key] = time.perf_counter() - t0
+        table.to_csv(out / f"{stem}.csv", index=False)
+        figure(table, out / f"{stem}.png")
+        tables[key] = table
+    probabilities, div, sens = tables["reach"], tables["divergence"], tables["sensitivity"]
 
     timings["total"] = time.perf_counter() - clock
     map_seconds = {f"{k[0]}/{k[1]}": r.seconds for k, r in results.items()}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import toposcape as ts
+from test_lab_paths import Banana  # minima (+-1, 0), lowest barrier 1, straight line 5
 from toposcape.errors import InvalidInputError
 from toposcape.experiments.executors import Executor
 from toposcape.experiments.runner import execute
@@ -16,19 +17,6 @@ from toposcape.lab.minima import MinimaSet
 from toposcape.lab.mlp import MLPObjective
 
 matplotlib.use("Agg")
-
-
-class Banana:
-    """(x^2 - 1)^2 + (y - 2 (1 - x^2))^2: minima (+-1, 0), lowest barrier 1 (the saddle at
-    (0, 2)), straight-line barrier 5 (at (0, 0))."""
-
-    size = 2
-
-    def value_and_grad(self, theta):
-        x, y = theta
-        v = y - 2.0 * (1.0 - x * x)
-        f = (x * x - 1.0) ** 2 + v * v
-        return float(f), np.array([4.0 * x * (x * x - 1.0) + 8.0 * x * v, 2.0 * v])
 
 
 def _scramble(obj, theta, rng):
