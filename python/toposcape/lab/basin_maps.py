@@ -93,7 +93,7 @@ from ..optim.adaptive import EnergyDecrease, EulerRichardson
 from ..optim.directions import Adagrad, Adam, Identity, Momentum, RMSProp
 from ..optim.least_squares import LevenbergMarquardt
 from ..optim.optimizer import Optimizer
-from ..optim.protocol import Runner
+from ..optim.protocol import Runner, _objective_size
 from ..optim.protocol import evaluate as checked_evaluation
 from ..optim.steps import Constant, Schedule
 
@@ -872,15 +872,6 @@ def _run_loop(optimizer: Runner, objective, theta0, max_steps, out: _Finished, t
 # -- validation -------------------------------------------------------------------------
 
 
-def _objective_size(objective, who: str) -> int:
-    if not callable(getattr(objective, "value_and_grad", None)):
-        raise TypeError(
-            f"{who}: objective must have a value_and_grad(theta) method, "
-            f"got {_validate.given(objective)}"
-        )
-    return _validate.integer(getattr(objective, "size", None), "objective.size", minimum=1, who=who)
-
-
 def _optimizer(optimizer, objective, who: str) -> Runner:
     if not isinstance(optimizer, Runner):
         raise TypeError(
@@ -980,6 +971,24 @@ def _classify(theta, reason, loss, start_loss, points, tol, box_lo, box_hi, esca
         near = dist[np.arange(rows.size), nearest] <= tol
         labels[rows[near]] = nearest[near]
     return labels
+
+
+def _classified_runs(
+    objective, optimizer, starts, max_steps, table, bounds, tol, escape, options, who
+):
+    """Run every start (:func:`_run` with ``options``) and label where each ends: ``(runs,
+    labels, tol)``, ``tol`` the radius used (the default of the module docstring if None)."""
+    size = starts.shape[1]
+    points = table[[f"theta_{i}" for i in range(size)]].to_numpy(dtype=np.float64)
+    box_lo, box_hi = _reference_box(objective, *bounds, size)
+    if tol is None:
+        tol = _default_tol(points, box_lo, box_hi)
+    tol = _validate.real(tol, "tol", minimum=0.0, lower_open=True, who=who)
+    runs = _run(objective, optimizer, starts, max_steps, who=who, **options)
+    labels = _classify(
+        runs.theta, runs.reason, runs.loss, runs.start_loss, points, tol, box_lo, box_hi, escape
+    )
+    return runs, labels, tol
 
 
 def _describe_point(row, size: int) -> str:
@@ -1541,28 +1550,26 @@ def basins(
     n = _validate.integer(n, "n", minimum=2, who=who)
     escape = _validate.real(escape, "escape", minimum=0.0, lower_open=True, who=who)
     table = _critical_table(objective, critical_points, 2, who)
-    points = table[["theta_0", "theta_1"]].to_numpy(dtype=np.float64)
-    box_lo, box_hi = _reference_box(objective, lo_v, hi_v, 2)
-    if tol is None:
-        tol = _default_tol(points, box_lo, box_hi)
-    tol = _validate.real(tol, "tol", minimum=0.0, lower_open=True, who=who)
     xs = np.linspace(lo_v[0], hi_v[0], n)
     ys = np.linspace(lo_v[1], hi_v[1], n)
     gx, gy = np.meshgrid(xs, ys)  # gx[i, j] = xs[j], gy[i, j] = ys[i]
     starts = np.stack([gx, gy], axis=-1)
-    runs = _run(
+    runs, labels, tol = _classified_runs(
         objective,
         optimizer,
         starts.reshape(-1, 2),
         max_steps,
-        chunk=chunk,
-        stop_stationary=stop_stationary,
-        loop_unsupported=loop_unsupported,
-        progress=progress,
-        who=who,
-    )
-    labels = _classify(
-        runs.theta, runs.reason, runs.loss, runs.start_loss, points, tol, box_lo, box_hi, escape
+        table,
+        (lo_v, hi_v),
+        tol,
+        escape,
+        dict(
+            chunk=chunk,
+            stop_stationary=stop_stationary,
+            loop_unsupported=loop_unsupported,
+            progress=progress,
+        ),
+        who,
     )
     return BasinResult(
         labels=labels.reshape(n, n),
@@ -1636,27 +1643,24 @@ def reach_probabilities(
     seed = _validate.integer(seed, "seed", minimum=0, who=who)
     escape = _validate.real(escape, "escape", minimum=0.0, lower_open=True, who=who)
     table = _critical_table(objective, critical_points, size, who)
-    cols = [f"theta_{i}" for i in range(size)]
-    points = table[cols].to_numpy(dtype=np.float64)
-    box_lo, box_hi = _reference_box(objective, lo_v, hi_v, size)
-    if tol is None:
-        tol = _default_tol(points, box_lo, box_hi)
-    tol = _validate.real(tol, "tol", minimum=0.0, lower_open=True, who=who)
     rng = np.random.default_rng(seed)
     starts = lo_v + (hi_v - lo_v) * rng.random((n_starts, size))
-    runs = _run(
+    runs, labels, tol = _classified_runs(
         objective,
         optimizer,
         starts,
         max_steps,
-        chunk=chunk,
-        stop_stationary=stop_stationary,
-        loop_unsupported=loop_unsupported,
-        progress=progress,
-        who=who,
-    )
-    labels = _classify(
-        runs.theta, runs.reason, runs.loss, runs.start_loss, points, tol, box_lo, box_hi, escape
+        table,
+        (lo_v, hi_v),
+        tol,
+        escape,
+        dict(
+            chunk=chunk,
+            stop_stationary=stop_stationary,
+            loop_unsupported=loop_unsupported,
+            progress=progress,
+        ),
+        who,
     )
     out = _label_table(labels, table, size).rename(columns={"fraction": "probability"})
     p = out["probability"].to_numpy(dtype=np.float64)
