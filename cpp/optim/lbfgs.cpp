@@ -242,23 +242,34 @@ template <class T>
 void LbfgsMemory::two_loop_impl(const double* g, double* out, bool negate) const {
     const int k = count_;
     const double gam = gamma_unlocked();
-    const int threads = threads_for(n_);
-    if (threads == 1) {
-        if (negate) {
-            for (int64_t j = 0; j < n_; ++j) out[j] = -g[j];
-        } else {
-            std::copy(g, g + n_, out);
+    // One share [lo, hi) of the recursion; `reduce` turns a share's partial dot product into
+    // the whole vector's. Every update of q is fused with the dot product that follows it
+    // (level1.hpp: bitwise the textbook order), so the recursion makes 2k passes over q
+    // instead of 4k, and streams each pair twice, as before.
+    auto share = [&](int64_t lo, int64_t hi, auto&& reduce) {
+        const int64_t len = hi - lo;
+        double* q = out + lo;
+        if (k == 0) {
+            for (int64_t j = 0; j < len; ++j) q[j] = (negate ? -g[lo + j] : g[lo + j]) * gam;
+            return;
         }
         std::vector<double> alpha(k);
-        for (int i = k - 1; i >= 0; --i) {
-            alpha[i] = dot_mixed(s<T>(i), out, n_) / sy(i);
-            axpy(-alpha[i], y<T>(i), out, n_);
-        }
-        for (int64_t j = 0; j < n_; ++j) out[j] *= gam;
-        for (int i = 0; i < k; ++i) {
-            const double beta = dot_mixed(y<T>(i), out, n_) / sy(i);
-            axpy(alpha[i] - beta, s<T>(i), out, n_);
-        }
+        alpha[k - 1] = reduce(copy_dot(g + lo, negate, q, s<T>(k - 1) + lo, len)) / sy(k - 1);
+        for (int i = k - 1; i >= 1; --i)
+            alpha[i - 1] =
+                reduce(axpy_dot(-alpha[i], y<T>(i) + lo, q, s<T>(i - 1) + lo, len)) / sy(i - 1);
+        // the last update of the first loop, the scaling by H_0 = gam I and the second loop's
+        // first dot product
+        double beta =
+            reduce(axpy_scale_dot(-alpha[0], y<T>(0) + lo, gam, q, y<T>(0) + lo, len)) / sy(0);
+        for (int i = 0; i + 1 < k; ++i)
+            beta = reduce(axpy_dot(alpha[i] - beta, s<T>(i) + lo, q, y<T>(i + 1) + lo, len)) /
+                   sy(i + 1);
+        axpy(alpha[k - 1] - beta, s<T>(k - 1) + lo, q, len);
+    };
+    const int threads = threads_for(n_);
+    if (threads == 1) {
+        share(0, n_, [](double local) { return local; });
         return;
     }
     // Each thread owns a contiguous share of the vector; a dot product is the sum of the
@@ -272,32 +283,15 @@ void LbfgsMemory::two_loop_impl(const double* g, double* out, bool negate) const
         const int nt = omp_get_num_threads();
         int64_t lo, hi;
         chunk_of(n_, t, nt, lo, hi);
-        const int64_t len = hi - lo;
-        double* q = out + lo;
-        if (negate) {
-            for (int64_t j = 0; j < len; ++j) q[j] = -g[lo + j];
-        } else {
-            std::copy(g + lo, g + hi, q);
-        }
-        std::vector<double> alpha(k);
         int step = 0;
-        auto reduce = [&](double local) {
+        share(lo, hi, [&](double local) {
             double* buf = partial.data() + (step++ % 2) * 8 * nt;
             buf[8 * t] = local;
 #pragma omp barrier
             double sum = 0.0;
             for (int u = 0; u < nt; ++u) sum += buf[8 * u];
             return sum;
-        };
-        for (int i = k - 1; i >= 0; --i) {
-            alpha[i] = reduce(dot_mixed(s<T>(i) + lo, q, len)) / sy(i);
-            axpy(-alpha[i], y<T>(i) + lo, q, len);
-        }
-        for (int64_t j = 0; j < len; ++j) q[j] *= gam;
-        for (int i = 0; i < k; ++i) {
-            const double beta = reduce(dot_mixed(y<T>(i) + lo, q, len)) / sy(i);
-            axpy(alpha[i] - beta, s<T>(i) + lo, q, len);
-        }
+        });
     }
 }
 
