@@ -130,25 +130,35 @@ def _dot4(a: np.ndarray, b: np.ndarray) -> float:
     return float((acc[0] + acc[1]) + (acc[2] + acc[3]))
 
 
+def _shares(n: int, threads: int) -> list[tuple[int, int]]:
+    """The core's split of n entries over its threads (parallel.hpp ``chunk_of``)."""
+    lines = (n + 7) // 8
+    return [
+        (min(n, lines * t // threads * 8), min(n, lines * (t + 1) // threads * 8))
+        for t in range(threads)
+    ]
+
+
+def _dot_shares(a: np.ndarray, b: np.ndarray, shares) -> float:
+    """The core's threaded dot product: the shares' ``_dot4`` added in share order."""
+    total = 0.0
+    for lo, hi in shares:
+        total += _dot4(a[lo:hi], b[lo:hi])
+    return total
+
+
 def _two_loop_in_order(pairs, g: np.ndarray, gamma: float, shares) -> np.ndarray:
-    """The textbook two-loop recursion, each dot product the sum of the shares' partial
-    ``_dot4`` in share order (the core's threaded reduction), each update its own pass."""
-
-    def dot(a, b):
-        total = 0.0
-        for lo, hi in shares:
-            total += _dot4(a[lo:hi], b[lo:hi])
-        return total
-
+    """The textbook two-loop recursion, every dot product ``_dot_shares``, each update its
+    own pass."""
     q = g.copy()
     alpha = [0.0] * len(pairs)
     for i in range(len(pairs) - 1, -1, -1):
         s, y, sy = pairs[i]
-        alpha[i] = dot(s, q) / sy
+        alpha[i] = _dot_shares(s, q, shares) / sy
         q += -alpha[i] * y.astype(np.float64)
     q *= gamma
     for i, (s, y, sy) in enumerate(pairs):
-        beta = dot(y, q) / sy
+        beta = _dot_shares(y, q, shares) / sy
         q += (alpha[i] - beta) * s.astype(np.float64)
     return q
 
@@ -156,32 +166,28 @@ def _two_loop_in_order(pairs, g: np.ndarray, gamma: float, shares) -> np.ndarray
 @pytest.mark.parametrize("single", [False, True])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_two_loop_is_the_textbook_recursion_bit_for_bit(single, threads):
-    # The fused kernels (each update of q shares its pass with the next dot product) must give
-    # exactly the textbook recursion with the documented summation order: stored results
-    # depend on it.
+    # The fused kernels (each update of q shares its pass with the next dot product) and the
+    # threaded push (s.y, y.y summed over the threads' shares) must give exactly the textbook
+    # recursion with the documented summation order: stored results depend on it.
     n, m = 300_007, 3  # long enough to be threaded; odd: uneven shares and a tail
+    shares = _shares(n, threads)  # n is above the core's parallel threshold
     rng = np.random.default_rng(11)
-    mem = _core.LbfgsMemory(n, m, single)
-    stored = []
     dtype = np.float32 if single else np.float64
-    for _ in range(m + 1):  # one more than fits: the ring buffer wraps
-        s = rng.standard_normal(n)
-        y = s * rng.uniform(0.5, 2.0, n)
-        assert mem.push(s, y)
-        s_kept, y_kept = s.astype(dtype), y.astype(dtype)
-        stored.append((s_kept, y_kept, _dot4(s_kept, y_kept.astype(np.float64))))
-    stored = stored[-m:]
-    s_new, y_new, sy_new = stored[-1]
-    gamma = sy_new / _dot4(y_new, y_new.astype(np.float64))
-    g = rng.standard_normal(n)
     try:
         _core.set_num_threads(threads)
-        used = 1 if threads == 1 else threads  # n is above the core's parallel threshold
-        lines = (n + 7) // 8
-        shares = [
-            (min(n, lines * t // used * 8), min(n, lines * (t + 1) // used * 8))
-            for t in range(used)
-        ]
+        mem = _core.LbfgsMemory(n, m, single)
+        stored = []
+        for _ in range(m + 1):  # one more than fits: the ring buffer wraps
+            s = rng.standard_normal(n)
+            y = s * rng.uniform(0.5, 2.0, n)
+            assert mem.push(s, y)
+            s_kept, y_kept = s.astype(dtype), y.astype(dtype)
+            stored.append((s_kept, y_kept, _dot_shares(s_kept, y_kept, shares)))
+        stored = stored[-m:]
+        s_new, y_new, sy_new = stored[-1]
+        gamma = sy_new / _dot_shares(y_new, y_new, shares)
+        assert mem.gamma() == gamma
+        g = rng.standard_normal(n)
         expected = _two_loop_in_order(stored, g, gamma, shares)
         np.testing.assert_array_equal(mem.two_loop(g), expected)
         np.testing.assert_array_equal(mem.two_loop(g, negate=True), -expected)

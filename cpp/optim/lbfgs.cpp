@@ -48,6 +48,41 @@ struct StepPair {
     }
 };
 
+// s.y, y.y and s.s of a pair (or of a share of it).
+struct PairSums {
+    double sy = 0.0, yy = 0.0, ss = 0.0;
+};
+
+// Write entries [lo, hi) of a pair into its storage rows ps, py (rounded to T) and return the
+// share's s.y, y.y and s.s of the stored values, each in the order of dot().
+template <class T, class Pair>
+PairSums write_pair(const Pair& pair, T* ps, T* py, int64_t lo, int64_t hi) {
+    double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0}, c[4] = {0, 0, 0, 0};
+    int64_t i = lo;
+    for (; i + 4 <= hi; i += 4) {
+        for (int l = 0; l < 4; ++l) {
+            const T s = static_cast<T>(pair.s_at(i + l));
+            const T y = static_cast<T>(pair.y_at(i + l));
+            ps[i + l] = s;
+            py[i + l] = y;
+            a[l] += static_cast<double>(s) * static_cast<double>(y);
+            b[l] += static_cast<double>(y) * static_cast<double>(y);
+            c[l] += static_cast<double>(s) * static_cast<double>(s);
+        }
+    }
+    for (; i < hi; ++i) {
+        const T s = static_cast<T>(pair.s_at(i));
+        const T y = static_cast<T>(pair.y_at(i));
+        ps[i] = s;
+        py[i] = y;
+        a[0] += static_cast<double>(s) * static_cast<double>(y);
+        b[0] += static_cast<double>(y) * static_cast<double>(y);
+        c[0] += static_cast<double>(s) * static_cast<double>(s);
+    }
+    return {(a[0] + a[1]) + (a[2] + a[3]), (b[0] + b[1]) + (b[2] + b[3]),
+            (c[0] + c[1]) + (c[2] + c[3])};
+}
+
 // Solve the dense k x k system A x = b in place (Gaussian elimination, partial pivoting).
 void dense_solve(std::vector<double> A, std::vector<double>& b, int k) {
     for (int c = 0; c < k; ++c) {
@@ -136,30 +171,28 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
     const int64_t dst = (head_ + count_) % slots_;
     T* ps = s_slot<T>(dst);
     T* py = y_slot<T>(dst);
-    double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0}, c[4] = {0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 4 <= n_; i += 4) {
-        for (int l = 0; l < 4; ++l) {
-            const T s = static_cast<T>(pair.s_at(i + l));
-            const T y = static_cast<T>(pair.y_at(i + l));
-            ps[i + l] = s;
-            py[i + l] = y;
-            a[l] += static_cast<double>(s) * static_cast<double>(y);
-            b[l] += static_cast<double>(y) * static_cast<double>(y);
-            c[l] += static_cast<double>(s) * static_cast<double>(s);
+    // s.y, y.y, s.s over the vector, each the sum of the threads' partial sums in thread
+    // order (deterministic for a given thread count, as the two-loop's dot products).
+    const int threads = threads_for(n_);
+    PairSums sums;
+    if (threads == 1) {
+        sums = write_pair<T>(pair, ps, py, 0, n_);
+    } else {
+        std::vector<PairSums> partial(threads);
+#pragma omp parallel num_threads(threads)
+        {
+            int64_t lo, hi;
+            chunk_of(n_, omp_get_thread_num(), omp_get_num_threads(), lo, hi);
+            partial[omp_get_thread_num()] = write_pair<T>(pair, ps, py, lo, hi);
+        }
+        for (const PairSums& p : partial) {
+            sums.sy += p.sy;
+            sums.yy += p.yy;
+            sums.ss += p.ss;
         }
     }
-    for (; i < n_; ++i) {
-        const T s = static_cast<T>(pair.s_at(i));
-        const T y = static_cast<T>(pair.y_at(i));
-        ps[i] = s;
-        py[i] = y;
-        a[0] += static_cast<double>(s) * static_cast<double>(y);
-        b[0] += static_cast<double>(y) * static_cast<double>(y);
-        c[0] += static_cast<double>(s) * static_cast<double>(s);
-    }
-    const double sy_stored = (a[0] + a[1]) + (a[2] + a[3]);
-    const double yy = (b[0] + b[1]) + (b[2] + b[3]);
+    const double sy_stored = sums.sy;
+    const double yy = sums.yy;
     // A NaN or inf entry in s or y makes s.y or y.y non-finite (an inf y_i gives y.y = inf; an
     // inf s_i gives s_i y_i = inf or NaN), so the entries need a second look only then: such a
     // pair is refused; a finite pair whose products overflow is skipped below.
@@ -173,7 +206,7 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
     // inf: s.y, y.y or s.s overflowing (or an infinite precomputed s.y), y.y underflowing to
     // 0, gamma = s.y / y.y or its inverse overflowing (H_0 = gamma I, B_0 = I / gamma), or
     // s.s / gamma overflowing (the compact form of B_k holds S^T S / gamma).
-    const double ss = (c[0] + c[1]) + (c[2] + c[3]);
+    const double ss = sums.ss;
     const double gamma = sy / yy;
     if (!(sy > eps * skip_scale) || !std::isfinite(sy) || !std::isfinite(sy_stored) ||
         !(yy > 0.0) || !std::isfinite(yy) || !std::isfinite(ss) || !std::isfinite(gamma) ||
