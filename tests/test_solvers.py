@@ -420,3 +420,39 @@ def test_core_csr_residual_matches_scipy(upper):
     np.testing.assert_allclose(r, b - k @ u, rtol=0, atol=1e-13 * np.abs(b - k @ u).max())
     with pytest.raises(ValueError, match="inconsistent"):
         _core.csr_residual(comp.pattern.indptr, comp.pattern.indices, values, u[:-1], b, upper)
+
+
+@pytest.mark.parametrize(
+    "gain, refinements, residual",
+    [
+        (0.03, 2, 9e-12),  # converging: refined until below refine_residual
+        (0.8, 1, 0.8e-8),  # stalled: the improved solution is kept, no further solves
+        (1.5, 1, 1e-8),  # worse: the refinement step is discarded
+    ],
+)
+def test_refinement_stops_when_it_stalls(gain, refinements, residual):
+    # A direct solve whose error is a known multiple of its right-hand side's norm: the first
+    # solve leaves a relative residual of 1e-8, every refinement solve multiplies it by `gain`.
+    problem = _problem()
+    comp = Compliance(problem, penal=3.0, solver="superlu")
+    s = comp.solver
+    data = comp.stiffness_values(_design(problem, 5))
+    s.factorize(data)
+    k = comp.stiffness_matrix(_design(problem, 5))
+    e = np.random.default_rng(6).normal(size=s.n)
+    e /= np.linalg.norm(k @ e)
+    exact_solve = s._solve
+    calls = []
+
+    def inexact(b, x0):
+        scale = 1e-8 if not calls else gain
+        calls.append(1)
+        return exact_solve(b, x0) + scale * np.linalg.norm(b) * e
+
+    s._solve = inexact
+    b = np.random.default_rng(7).normal(size=s.n)
+    u = s.solve(b)
+    assert len(calls) == 1 + s.last_refinements
+    assert s.last_refinements == refinements
+    np.testing.assert_allclose(s.last_residual, residual, rtol=1e-2)
+    np.testing.assert_allclose(_residual(k, u, b), residual, rtol=1e-2)
