@@ -752,3 +752,46 @@ def test_lbfgs_pair_dtype_validation():
     for bad in ("float16", "int64", "complex128", "nonsense", None):
         with pytest.raises(ValueError, match="pair_dtype"):
             ts.optim.get("lbfgs", pair_dtype=bad)
+
+
+class _Declared:
+    """A quadratic that declares the precision of its gradient (or nothing, with None)."""
+
+    def __init__(self, gradient_dtype):
+        if gradient_dtype is not None:
+            self.gradient_dtype = gradient_dtype
+        self.size = 50
+        self.x0 = np.linspace(-1.0, 1.0, self.size)
+        self._d = np.linspace(1.0, 30.0, self.size)
+
+    def value_and_grad(self, theta):
+        g = self._d * theta
+        return 0.5 * float(g @ theta), g
+
+
+@pytest.mark.parametrize(
+    "declared, expected", [("float32", "float32"), ("float64", "float64"), (None, "float64")]
+)
+def test_lbfgs_auto_pairs_follow_the_objectives_gradient_dtype(declared, expected):
+    opt = ts.optim.get("lbfgs")
+    assert opt.direction.pair_dtype == "auto"
+    assert "pair_dtype" not in repr(opt)  # the default
+    obj = _Declared(declared)
+    traj = opt.run(obj, max_steps=6, max_evals=None, record_memory=True)
+    # the run's stored pairs have the storage's precision: float32-rounded, or exact s = dx
+    assert traj.pairs
+    s, _ = traj.pairs[-1]
+    assert np.array_equal(s, s.astype(np.float32)) == (expected == "float32")
+    # the preset itself is untouched: the next run on another objective chooses afresh
+    assert opt.direction.storage == "float64"
+    explicit = ts.optim.get("lbfgs", pair_dtype="float64").run(obj, max_steps=6, max_evals=None)
+    if expected == "float64":
+        np.testing.assert_array_equal(traj.losses, explicit.losses)
+    else:
+        assert not np.array_equal(traj.losses, explicit.losses)
+
+
+def test_cnn_objective_declares_its_gradient_dtype():
+    problem = ts.problems.mbb_beam(width=16, height=8, density=0.5)
+    assert ts.CNNObjective(problem, seed=0).gradient_dtype == "float32"
+    assert ts.CNNObjective(problem, seed=0, dtype="float64").gradient_dtype == "float64"

@@ -141,11 +141,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     problem = problems.get(args.problem)
     options = dict(_parse_option(o) for o in args.option)
     stem = _run_stem(args, problem.name, options)
-    entry = optim.preset(args.optimizer)
-    if args.model == "cnn" and "pair_dtype" in entry.option_names() and "pair_dtype" not in options:
-        # Pairs in the CNN's precision: float32 pairs halve the two-loop's memory traffic, and
-        # a float32 CNN's gradients carry float32 rounding anyway.
-        options["pair_dtype"] = args.dtype
     opt = optim.get(args.optimizer, **options)
     explicit_volume = opt.requires.explicit_volume
     if explicit_volume and args.model != "pixel":
@@ -204,6 +199,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "max_steps": -1 if args.max_steps is None else args.max_steps,
         "solver": args.solver,
     }
+    storage_for = getattr(getattr(opt, "direction", None), "storage_for", None)
+    if storage_for is not None:  # L-BFGS: the precision its pairs were kept in
+        ds_attrs["pair_dtype"] = storage_for(obj)
     if args.model == "cnn":
         ds_attrs.update(seed=args.seed, upsampling=args.upsampling, dtype=args.dtype)
     nc_path = out / f"{stem}.nc"

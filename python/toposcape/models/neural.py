@@ -172,6 +172,13 @@ class CNNObjective:
         return self._x0.copy()
 
     @property
+    def gradient_dtype(self) -> str:
+        """Precision of the gradient's computation (the CNN's ``dtype``): L-BFGS with
+        ``pair_dtype="auto"`` stores float32 pairs for a float32 CNN
+        (:mod:`toposcape.optim.protocol`, "Gradient precision")."""
+        return self.dtype
+
+    @property
     def solver_threads(self) -> int | None:
         """Threads of the physics' sparse solver, fixed when it was built."""
         return self.pixel.solver_threads
@@ -192,9 +199,15 @@ class CNNObjective:
         self.model.assign(torch.from_numpy(theta))
 
     def _flat(self, tensors) -> np.ndarray:
-        # One concatenation in the model's dtype, one casting copy into a fresh float64 array.
+        # Each tensor cast straight into its slice of a fresh float64 array: one pass, no
+        # concatenated temporary in the model's dtype.
         out = np.empty(self.size)
-        torch.from_numpy(out).copy_(torch.cat([t.reshape(-1) for t in tensors]))
+        flat = torch.from_numpy(out)
+        offset = 0
+        for t in tensors:
+            n = t.numel()
+            flat[offset : offset + n].copy_(t.reshape(-1))
+            offset += n
         return out
 
     @_synchronized

@@ -31,6 +31,11 @@ class DirectionRule(ABC):
 
     name = "direction"
 
+    def bind(self, objective) -> None:
+        """Adapt to the objective of a run (called on the run's own copy, before
+        :meth:`reset`); most rules need nothing from it."""
+        return
+
     def reset(self, n: int) -> None:
         """Forget all state; the next direction is that of a fresh start in ``n`` dimensions."""
         self.n = int(n)
@@ -101,28 +106,38 @@ class LBFGS(DirectionRule):
     ----------
     memory : int
         Number of stored pairs ``m >= 1`` (1 gives the thesis' L-BFGS_M1).
-    pair_dtype : {"float64", "float32"}
+    pair_dtype : {"auto", "float64", "float32"}
         Storage of the pairs. The two-loop streams the whole memory twice per step and is
         bound by memory bandwidth, so ``"float32"`` makes it ~1.6x faster (products still
         accumulate in float64). It suits float32 objectives (a float32 CNN), whose gradients
         carry float32 rounding anyway; s.y and y.y are taken from the rounded pairs, so the
         stored matrix stays exactly positive definite and ``B_k``, ``H_k`` stay inverses.
+        ``"auto"`` (the default) chooses per run: float32 when the objective declares
+        ``gradient_dtype == "float32"`` (a float32 :class:`~toposcape.CNNObjective`), float64
+        otherwise (pixel models, float64 CNNs, objectives that declare nothing), so that
+        float64 objectives keep L-BFGS-B's arithmetic and float32 ones get the faster memory.
     """
 
     name = "lbfgs"
 
-    def __init__(self, memory: int = 10, pair_dtype: str = "float64") -> None:
+    def __init__(self, memory: int = 10, pair_dtype: str = "auto") -> None:
         memory = _validate.integer(memory, "memory", minimum=1, who="LBFGS")
-        try:
-            dtype = np.dtype(pair_dtype) if pair_dtype is not None else None
-        except TypeError:
-            dtype = None
-        if dtype is None or dtype.name not in ("float64", "float32"):
+        if isinstance(pair_dtype, str) and pair_dtype == "auto":
+            name = "auto"
+        else:
+            try:
+                name = np.dtype(pair_dtype).name if pair_dtype is not None else None
+            except TypeError:
+                name = None
+        if name not in ("auto", "float64", "float32"):
             raise InvalidInputError(
-                f"LBFGS: pair_dtype must be 'float64' or 'float32', got {pair_dtype!r}"
+                f"LBFGS: pair_dtype must be 'auto', 'float64' or 'float32', got {pair_dtype!r}"
             )
         self.memory = memory
-        self.pair_dtype = dtype.name
+        self.pair_dtype = name
+        #: The storage of this run's pairs ("float64" or "float32"): ``pair_dtype`` with "auto"
+        #: resolved by :meth:`bind` (float64 until then).
+        self.storage = "float64" if name == "auto" else name
         self._mem = None
         #: Set by the optimizer with record_memory=True: every stored pair and, per step, the
         #: indices of the pairs in memory.
@@ -131,13 +146,23 @@ class LBFGS(DirectionRule):
         self._held: list[int] = []
 
     def _params(self) -> dict:
-        if self.pair_dtype == "float64":
+        if self.pair_dtype == "auto":
             return {"memory": self.memory}
         return {"memory": self.memory, "pair_dtype": self.pair_dtype}
 
+    def storage_for(self, objective) -> str:
+        """The pair storage ("float64" or "float32") of a run on ``objective``."""
+        if self.pair_dtype != "auto":
+            return self.pair_dtype
+        declared = getattr(objective, "gradient_dtype", "float64")
+        return "float32" if declared == "float32" else "float64"
+
+    def bind(self, objective) -> None:
+        self.storage = self.storage_for(objective)
+
     def reset(self, n: int) -> None:
         super().reset(n)
-        self._mem = _core.LbfgsMemory(self.n, self.memory, single=self.pair_dtype == "float32")
+        self._mem = _core.LbfgsMemory(self.n, self.memory, single=self.storage == "float32")
         self.pairs = []
         self._held = []
 

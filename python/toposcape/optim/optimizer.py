@@ -117,6 +117,7 @@ class Optimizer(Runner):
                 f, g = t.apply(f, g)
             return f, g
 
+        direction.bind(obj)
         direction.reset(theta.size)
         if hasattr(direction, "record"):
             direction.record = record_memory

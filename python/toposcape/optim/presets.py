@@ -3,12 +3,12 @@
 =============  ==========================================  =====================================
 name           composition                                 options (defaults)
 =============  ==========================================  =====================================
-``lbfgs``      L-BFGS two-loop x strong-Wolfe line search  memory (10), pair_dtype ("float64"),
+``lbfgs``      L-BFGS two-loop x strong-Wolfe line search  memory (10), pair_dtype ("auto"),
                                                            c1, c2, xtol, maxls
 ``gd``         identity x constant step                    lr (required)
 ``gd_ls``      identity x strong-Wolfe line search         c1, c2, xtol, maxls
 ``hd``         L-BFGS two-loop x constant step             lr (required), memory (10),
-                                                           pair_dtype ("float64")
+                                                           pair_dtype ("auto")
 ``momentum``   heavy ball x constant step                  lr (required), beta (0.9), nesterov
 ``adam``       Adam x constant step                        lr (1e-3), beta1, beta2, eps
 ``rmsprop``    RMSProp x constant step                     lr (1e-3), rho, eps
@@ -225,7 +225,8 @@ _LINE_SEARCH_DOCS = {
 }
 _MEMORY_DOCS = {
     "memory": "number of curvature pairs kept (1: the thesis' L-BFGS_M1)",
-    "pair_dtype": "storage of the pairs, 'float64' or 'float32' (two-loop ~1.6x faster)",
+    "pair_dtype": "storage of the pairs: 'auto' (float32 for a float32 CNN, else float64), "
+    "'float64' or 'float32' (two-loop ~1.6x faster)",
 }
 _LR_DOC = "the constant step size; no default: a good value depends on problem and model"
 
@@ -236,7 +237,7 @@ def _line_search(c1: float, c2: float, xtol: float, maxls: int) -> StrongWolfe:
 
 def _lbfgs(
     memory: int = 10,
-    pair_dtype: str = "float64",
+    pair_dtype: str = "auto",
     c1: float = 1e-3,
     c2: float = 0.9,
     xtol: float = 0.1,
@@ -261,7 +262,7 @@ def _gd_ls(c1: float = 1e-3, c2: float = 0.9, xtol: float = 0.1, maxls: int = 20
     )
 
 
-def _hd(lr: float, memory: int = 10, pair_dtype: str = "float64") -> Optimizer:
+def _hd(lr: float, memory: int = 10, pair_dtype: str = "auto") -> Optimizer:
     return Optimizer(LBFGS(memory, pair_dtype), Constant(lr), name="hd", restart_on_failure=False)
 
 

@@ -17,6 +17,14 @@ The batch must be a pure function of ``k`` and the objective's seed, so a run st
 function of its settings. Deterministic objectives have no such method and nothing changes
 for them. The optimizers built on :class:`~toposcape.optim.Optimizer` follow this; others
 ignore it (they see whatever batch is selected).
+
+Gradient precision
+------------------
+An objective whose gradient is a float32 computation (returned as float64) may say so with
+an attribute ``gradient_dtype = "float32"`` (:class:`~toposcape.CNNObjective` with its default
+``dtype``). L-BFGS with ``pair_dtype="auto"`` (the default) then stores its curvature pairs in
+float32, which halves the two-loop's memory traffic at no loss the gradient's own rounding does
+not already cause; objectives that declare nothing count as float64.
 """
 
 from __future__ import annotations
