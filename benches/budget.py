@@ -12,17 +12,27 @@ machine's sustained rates, measured first in the same run:
 - ``GEMM``: float32 matrix product (torch, 2048 x 2048, its default threads), FLOP/s: the
   ceiling of the convolutions (oneDNN's convolutions are GEMM-like);
 - ``DGEMM``: float64 matrix product (NumPy's BLAS), the ceiling of a supernodal Cholesky;
-- ``stream``: ``c = a + b`` on 64 MB float64 arrays (NumPy), bytes/s read + written: the
-  ceiling of every memory-bound pass (conversions, the two-loop, bookkeeping).
+- ``read``: ``sum`` of a 64 MB float32 tensor (torch, its default threads), bytes/s;
+- ``write``: ``fill_`` of a 64 MB float32 tensor (torch), bytes/s.
+
+Rates are the best of their repeats (the limit is what the machine can do); the memory rates
+are measured before the GEMMs, whose BLAS threads keep spinning for a while afterwards.
+
+A memory-bound part's limit is ``bytes read / read + bytes written / write``: the bytes its
+inputs and outputs occupy, each read or written once (the minimum any implementation moves;
+a pass that must read a vector twice, as the two-loop reads its pairs, counts it twice).
 
 Work per part (stated, so the limits can be checked): convolution FLOPs by
 ``torch.utils.flop_counter`` for the forward, 2x that for the backward (input and weight
 gradients); conversions: bytes read + written; factorization: ``sum_j c_j^2`` over the
-factor's columns, approximated by ``nnz(L)^2 / n`` (PARDISO reports ``nnz(L)``), solve
-``4 nnz(L)``; assembly: the CSR values written and the element matrices read; the two-loop
-of m float32 pairs: ``2 * 2m`` vector reads of 4 bytes per entry plus two passes over ``q``;
-the line search's and the recorder's passes: a ``gd_ls`` run on a free objective of the
-same size (per evaluation, the objective's own pass subtracted), limit: six vector passes;
+factor's columns, bounded below by ``nnz(L)^2 / n`` (Cauchy-Schwarz; PARDISO reports
+``nnz(L)`` but not its flop count with the two-level factorization), so that limit is a lower
+bound; solve: the factor read twice (forward and backward substitution); assembly: the CSR
+values written and the element matrices read; the two-loop
+of m float32 pairs: ``2 * 2m`` vector reads of 4 bytes per entry plus ``g`` read and the
+direction written; the line search's and the recorder's passes: a ``gd_ls`` run on a free
+objective of the same size (per evaluation, the objective's own pass subtracted), limit: seven
+float64 vectors read and one written (trial point, slope, gradient norm, distance);
 the two-loop and pair pushes *inside* a run: an L-BFGS run on the same free objective minus
 that. The standalone two-loop (full memory) is shown as a check, outside the sum.
 
@@ -48,23 +58,39 @@ CODES = {
 }
 
 
+def best_time(fn, repeat: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def machine_rates(repeat: int) -> dict[str, float]:
-    """Sustained GEMM FLOP/s (float32 torch, float64 NumPy) and stream bytes/s."""
+    """Sustained GEMM FLOP/s (float32 torch, float64 NumPy) and memory read and write
+    bytes/s (the best of ``repeat`` passes: a limit is what the machine can do)."""
     import torch
 
+    # Memory first: NumPy's BLAS threads keep spinning for a while after a GEMM and would
+    # halve a pass measured right after it.
+    m = 16 * 1024 * 1024  # 64 MB per float32 tensor
+    x, y = torch.ones(m), torch.empty(m)
+    read = 4 * m / best_time(lambda: x.sum(), 2 * repeat)
+    write = 4 * m / best_time(lambda: y.fill_(1.5), 2 * repeat)
     n = 2048
     a32 = torch.randn(n, n)
     b32 = torch.randn(n, n)
-    t = median_time(lambda: torch.mm(a32, b32), repeat)
-    gemm = 2 * n**3 / t
+    gemm = 2 * n**3 / best_time(lambda: torch.mm(a32, b32), repeat)
     a64 = np.random.default_rng(0).standard_normal((n, n))
-    t = median_time(lambda: a64 @ a64, max(3, repeat // 3))
-    dgemm = 2 * n**3 / t
-    m = 8 * 1024 * 1024  # 64 MB per float64 array
-    x, y, z = np.ones(m), np.ones(m), np.empty(m)
-    t = median_time(lambda: np.add(x, y, out=z), repeat)
-    stream = 3 * 8 * m / t
-    return {"gemm": gemm, "dgemm": dgemm, "stream": stream}
+    dgemm = 2 * n**3 / best_time(lambda: a64 @ a64, max(3, repeat // 3))
+    return {"gemm": gemm, "dgemm": dgemm, "read": read, "write": write}
+
+
+def moved(read_bytes: float, written_bytes: float, rates: dict[str, float]) -> float:
+    """Seconds to read and write that many bytes at the measured rates."""
+    return read_bytes / rates["read"] + written_bytes / rates["write"]
 
 
 def conv_flops(obj) -> float:
@@ -143,14 +169,14 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
     noise = 1e-4 * rng.standard_normal(n)
     counter = iter(range(10**9))
     rows: list[tuple[str, float, float]] = []
-    stream, gemm, dgemm = rates["stream"], rates["gemm"], rates["dgemm"]
+    gemm, dgemm = rates["gemm"], rates["dgemm"]
 
     # -- conversions between NumPy and torch ---------------------------------------------
     rows.append(
         (
             "load theta (float64 -> float32 params)",
             median_time(lambda: obj._load(theta), repeat),
-            12 * n / stream,
+            moved(8 * n, 4 * n, rates),
         )
     )
     params = obj._params
@@ -159,7 +185,7 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
         (
             "flatten gradient (float32 -> float64)",
             median_time(lambda: obj._flat(grads), repeat),
-            12 * n / stream,
+            moved(4 * n, 8 * n, rates),
         )
     )
 
@@ -184,7 +210,7 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
         (
             "filter + sigmoid, forward",
             median_time(lambda: pix._forward(z * (1 + 1e-9 * next(counter))), repeat),
-            2 * 8 * cells * 4 / stream,
+            moved(6 * 8 * cells, 2 * 8 * cells, rates),
         )
     )
     g_phys = np.ones(pix.shape)
@@ -193,7 +219,7 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
         (
             "filter + sigmoid, adjoint",
             median_time(lambda: pix._pull_back(g_phys), repeat),
-            2 * 8 * cells * 4 / stream,
+            moved(6 * 8 * cells, 2 * 8 * cells, rates),
         )
     )
 
@@ -207,7 +233,7 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
         (
             "assembly (CSR values)",
             median_time(lambda: phys.pattern.assemble(phys.ke, young, data), repeat),
-            (8 * nnz + 8 * cells * 64) / stream,
+            moved(8 * cells * 64, 8 * nnz, rates),
         )
     )
     solver = phys.solver
@@ -219,13 +245,13 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
     if factor_nnz:
         unknowns = f.size
         rows[-2] = (rows[-2][0], rows[-2][1], factor_nnz**2 / unknowns / dgemm)
-        rows[-1] = (rows[-1][0], rows[-1][1], 8 * 2 * factor_nnz / stream)  # L read twice
+        rows[-1] = (rows[-1][0], rows[-1][1], moved(8 * 2 * factor_nnz, 0, rates))  # L twice
     u = phys.state(x).u
     rows.append(
         (
             "element energies + sensitivities",
             median_time(lambda: element_energies(phys.ke, u, phys.height, phys.width), repeat),
-            (8 * 8 * cells + 8 * cells) / stream,
+            moved(8 * 8 * cells, 8 * cells, rates),
         )
     )
 
@@ -244,7 +270,7 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
         (
             "two-loop (10 float32 pairs)",
             median_time(lambda: mem.two_loop(g), repeat),
-            (2 * 2 * 10 * 4 * n + 4 * 8 * n) / stream,
+            moved(2 * 2 * 10 * 4 * n + 8 * n, 8 * n, rates),
         )
     )
     free = _Free(n)
@@ -261,7 +287,9 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
         return seconds / traj.n_evals - free_eval, traj.n_evals, traj.n_steps
 
     search, _, _ = per_eval("gd_ls")
-    rows.append(("line search + recorder (per eval; gd_ls run)", search, 6 * 8 * n / stream))
+    rows.append(
+        ("line search + recorder (per eval; gd_ls run)", search, moved(7 * 8 * n, 8 * n, rates))
+    )
 
     # -- inside a real run: the two-loop as the CNN's L-BFGS run sees it, and the wall time
     two_loops, run_seconds, run_evals, run_steps = cnn_run(obj, evals=60)
@@ -269,7 +297,7 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
         (
             "two-loop inside a CNN run (per eval)",
             float(np.sum(two_loops)) / run_evals,
-            (2 * 2 * 10 * 4 * n + 4 * 8 * n) * (len(two_loops) / run_evals) / stream,
+            moved(2 * 2 * 10 * 4 * n + 8 * n, 8 * n, rates) * (len(two_loops) / run_evals),
         )
     )
     explained = total + rows[-2][1] + rows[-1][1]
@@ -277,11 +305,8 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
         (
             "rest of an L-BFGS evaluation in the run (pair pushes, ...)",
             run_seconds / run_evals - explained,
-            (3 * 8 + 2 * 4)
-            * n
-            * run_steps
-            / run_evals
-            / stream,  # push_step: d, g_new, g_old in; s, y (float32) out
+            # push_step: d, g_new, g_old in; s, y (float32) out; once per step
+            moved(3 * 8 * n, 2 * 4 * n, rates) * run_steps / run_evals,
         )
     )
     # the standalone two-loop row is a check of the in-run one, not a part of the sum
@@ -310,7 +335,7 @@ def main() -> None:
     print(
         f"torch threads {torch.get_num_threads()}; sustained: float32 GEMM "
         f"{rates['gemm'] / 1e9:.1f} GFLOP/s, float64 GEMM {rates['dgemm'] / 1e9:.1f} GFLOP/s, "
-        f"stream {rates['stream'] / 1e9:.1f} GB/s\n"
+        f"memory read {rates['read'] / 1e9:.1f} GB/s, write {rates['write'] / 1e9:.1f} GB/s\n"
     )
     for code in args.problems:
         rows = budget(code, args.repeat, rates)

@@ -126,12 +126,14 @@ def hvp_ratio(dtype: str, repeat: int) -> tuple[float, float]:
 
 
 PROBLEM_A = "michell_centered_both_32x64_0.12"
+#: Study codes accepted by --problem (any suite name works too).
+PROBLEM_CODES = {"A": PROBLEM_A, "D": "causeway_bridge_middle_128x128_0.1"}
 
 
-def end_to_end(seeds, evals: int, pair_dtype: str = "float64"):
+def end_to_end(seeds, evals: int, pair_dtype: str = "float64", problem_name: str = PROBLEM_A):
     """Wall seconds (model construction included), final losses and evaluation counts, one
     run per seed."""
-    problem = ts.problems.get(PROBLEM_A)
+    problem = ts.problems.get(problem_name)
     times, losses, counts = [], [], []
     for seed in seeds:
         start = time.perf_counter()
@@ -146,8 +148,8 @@ def end_to_end(seeds, evals: int, pair_dtype: str = "float64"):
 REFERENCE_SCRIPT = Path(__file__).resolve().parent / "reference_tf.py"
 
 
-def _write_problem(path: Path) -> None:
-    problem = ts.problems.get(PROBLEM_A)
+def _write_problem(path: Path, problem_name: str = PROBLEM_A) -> None:
+    problem = ts.problems.get(problem_name)
     np.savez(
         path,
         width=problem.width,
@@ -174,7 +176,9 @@ def reference_end_to_end(python: str, seeds, evals: int, threads: int, physics: 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def interleaved_end_to_end(python: str, seeds, evals: int, physics: str = "autograd") -> dict:
+def interleaved_end_to_end(
+    python: str, seeds, evals: int, physics: str = "autograd", problem_name: str = PROBLEM_A
+) -> dict:
     """Reference and toposcape runs alternated seed by seed, in one session.
 
     The reference (TensorFlow at 1 thread, ``physics``) is a persistent child process
@@ -186,7 +190,7 @@ def interleaved_end_to_end(python: str, seeds, evals: int, physics: str = "autog
     """
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "problem.npz"
-        _write_problem(path)
+        _write_problem(path, problem_name)
         cmd = [python, str(REFERENCE_SCRIPT), str(path), "--threads", "1"]
         cmd += ["--physics", physics, "--serve"]
         child = subprocess.Popen(
@@ -204,7 +208,7 @@ def interleaved_end_to_end(python: str, seeds, evals: int, physics: str = "autog
                 return json.loads(line)
 
             def ours(seed: int, n: int) -> tuple[float, float, int]:
-                t, losses, counts = end_to_end([seed], n, "float32")
+                t, losses, counts = end_to_end([seed], n, "auto", problem_name)
                 return t[0], losses[0], counts[0]
 
             reference(0, 10)
@@ -265,6 +269,11 @@ def main() -> None:
         "alternated seed by seed (robust to the drifts of a shared machine)",
     )
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5)")
+    parser.add_argument(
+        "--problem",
+        default="A",
+        help="with --interleaved: study code A or D, or a suite name (default A)",
+    )
     args = parser.parse_args()
     import torch
 
@@ -273,16 +282,18 @@ def main() -> None:
     if args.interleaved:
         if not args.reference:
             parser.error("--interleaved needs --reference PYTHON")
-        print(f"\n### End to end, interleaved: problem A, CNN, L-BFGS, {evals} evaluations\n")
+        problem_name = PROBLEM_CODES.get(args.problem, args.problem)
+        print(f"\n### End to end, interleaved: {problem_name}, CNN, L-BFGS, {evals} evaluations\n")
         print(
             "| seed | reference s | toposcape s | speed-up | reference loss | toposcape loss "
             "| evaluations (ref / ours) |"
         )
         print("|---|---|---|---|---|---|---|")
-        result = interleaved_end_to_end(args.reference, seeds, evals)
+        result = interleaved_end_to_end(args.reference, seeds, evals, problem_name=problem_name)
         print(
             f"\nReference: TensorFlow {result['tensorflow']} at 1 thread, autograd physics. "
-            f"toposcape: torch {torch.get_num_threads()} threads, float32 pairs. Speed-up: "
+            f"toposcape: torch {torch.get_num_threads()} threads, its default configuration "
+            "(pair_dtype='auto': float32 pairs). Speed-up: "
             f"ratio of medians {result['ratio_of_medians']:.2f}x, median of per-seed ratios "
             f"{result['median_ratio']:.2f}x, lowest {result['min_ratio']:.2f}x."
         )
