@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import toposcape as ts
 from toposcape.cli import main
 
 
@@ -81,6 +82,17 @@ def test_run_keeps_cnn_pairs_in_the_cnn_precision(tmp_path, extra, expected):
     assert config.startswith("Optimizer('lbfgs'")
     assert ds.attrs["pair_dtype"] == expected
     assert ("pair_dtype" in config) == ("pair_dtype" in " ".join(extra))
+
+
+def test_run_equals_the_python_api_default(tmp_path):
+    # `toposcape run` and the Python API's defaults are one configuration: same numbers.
+    argv = ["run", "--max-evals", "6", "--seed", "2", "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    (path,) = tmp_path.glob("*.nc")
+    ds = xr.load_dataset(path, engine="scipy")
+    obj = ts.CNNObjective(ts.problems.get(ds.attrs["problem"]), seed=2)
+    traj = ts.optim.get("lbfgs").run(obj, max_evals=6, progress=False)
+    np.testing.assert_array_equal(ds["loss"].values, traj.losses)
 
 
 def test_evaluate_prints_timings(capsys):

@@ -783,3 +783,22 @@ def test_golden_section_non_unimodal_and_nan():
     assert task == Task.WARNING and search.step == 0.0
     assert _core.GoldenSection().start(0.0, -1.0) == Task.ERROR
     assert _core.GoldenSection().iterate(1.0) == Task.ERROR
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("n", [1_001, 300_007])  # serial, and above the parallel threshold
+def test_level1_kernels_follow_the_documented_order(threads, n):
+    # dot, distance and step_point of the optimizer loop: each thread's share in the serial
+    # order, partial sums added in thread order (deterministic for a thread count); vectors
+    # below the threshold stay serial, whatever the thread count.
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((2, n))
+    shares = _shares(n, threads if n > 131_072 else 1)
+    try:
+        _core.set_num_threads(threads)
+        assert _core.dot(a, b) == _dot_shares(a, b, shares)
+        d = a - b
+        assert _core.distance(a, b) == math.sqrt(_dot_shares(d, d, shares))
+        np.testing.assert_array_equal(_core.step_point(a, 0.37, b), a + 0.37 * b)
+    finally:
+        _core.set_num_threads(0)

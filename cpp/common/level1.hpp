@@ -17,6 +17,16 @@ double distance_squared(const double* a, const double* b, int64_t n);
 // out = base + step * d in one pass.
 void step_point(const double* base, double step, const double* d, double* out, int64_t n);
 
+// The same over the core's threads for long vectors (parallel.hpp: threads_for, chunk_of);
+// a reduction adds the threads' partial sums, each in the order above, in thread order, so
+// results are deterministic for a given thread count and equal the serial ones below the
+// parallel threshold. One memory-bound pass per call: a second thread doubles the bandwidth
+// that one core of these machines draws.
+double dot_threaded(const double* a, const double* b, int64_t n);
+double distance_squared_threaded(const double* a, const double* b, int64_t n);
+void step_point_threaded(const double* base, double step, const double* d, double* out,
+                         int64_t n);
+
 // dot() over a stored row of doubles or floats and a double vector, accumulated in double
 // in the order of dot(), so that double storage gives exactly dot().
 template <class A, class B>

@@ -1,8 +1,9 @@
-"""Vector reductions for the optimizer loop, single-threaded in the core.
+"""Vector reductions for the optimizer loop, in the core.
 
-NumPy sends dot products of long vectors to the threaded BLAS, whose thread pool then competes
-with torch's and the sparse solver's on small machines; the loop's reductions are memory-bound
-anyway, so one thread loses nothing.
+The core threads them over its own OpenMP threads for long vectors (serial below 131,072
+entries, so the pixel model's runs keep their arithmetic): one pass per call, memory-bound, and
+one core of these machines draws half the bandwidth two do. NumPy would send them to its
+threaded BLAS, whose separate thread pool then competes with torch's and the sparse solver's.
 """
 
 from __future__ import annotations
