@@ -12,8 +12,10 @@ machine's sustained rates, measured first in the same run:
 - ``GEMM``: float32 matrix product (torch, 2048 x 2048, its default threads), FLOP/s: the
   ceiling of the convolutions (oneDNN's convolutions are GEMM-like);
 - ``DGEMM``: float64 matrix product (NumPy's BLAS), the ceiling of a supernodal Cholesky;
-- ``read``: ``sum`` of a 64 MB float32 tensor (torch, its default threads), bytes/s;
-- ``write``: ``fill_`` of a 64 MB float32 tensor (torch), bytes/s.
+- ``read``: ``sum`` of a float32 tensor (torch, its default threads), bytes/s, and
+- ``write``: ``fill_`` of one, each at 64 MB (a working set the last-level cache holds: ~55
+  GB/s here) and at 512 MB (main memory: ~28 GB/s read, ~17 GB/s written); a part uses the
+  cache's rates when its working set is at most 96 MB.
 
 Rates are the best of their repeats (the limit is what the machine can do); the memory rates
 are measured before the GEMMs, whose BLAS threads keep spinning for a while afterwards.
@@ -28,13 +30,18 @@ gradients); conversions: bytes read + written; factorization: ``sum_j c_j^2`` ov
 factor's columns, bounded below by ``nnz(L)^2 / n`` (Cauchy-Schwarz; PARDISO reports
 ``nnz(L)`` but not its flop count with the two-level factorization), so that limit is a lower
 bound; solve: the factor read twice (forward and backward substitution); assembly: the CSR
-values written and the element matrices read; the two-loop
-of m float32 pairs: ``2 * 2m`` vector reads of 4 bytes per entry plus ``g`` read and the
-direction written; the line search's and the recorder's passes: a ``gd_ls`` run on a free
-objective of the same size (per evaluation, the objective's own pass subtracted), limit: seven
-float64 vectors read and one written (trial point, slope, gradient norm, distance);
-the two-loop and pair pushes *inside* a run: an L-BFGS run on the same free objective minus
-that. The standalone two-loop (full memory) is shown as a check, outside the sum.
+values written and the element matrices read; the two-loop of m float32 pairs: ``2 * 2m``
+vector reads of 4 bytes per entry plus ``g`` read and the direction written; the pair push:
+``d``, ``g_new``, ``g_old`` read, ``s``, ``y`` written; the line search's and recorder's
+passes: per evaluation the trial point and its slope, per step the step's slope, the
+gradient's norm and the distance from the start.
+
+The L-BFGS parts are timed *inside* a 60-evaluation L-BFGS run of the CNN itself (timing
+wrappers around ``value_and_grad``, the two-loop, the push and the level-1 passes): memory-bound
+passes between the CNN's and the solver's work run from colder caches, and the core's threads
+must be woken, so a synthetic run would mislead. The standalone two-loop (full memory) is shown
+as a check, outside the sum; what the run spends outside the timed calls is the Python
+bookkeeping row.
 
 Each time is the median of ``--repeat`` calls after a warm-up, the inputs perturbed between
 calls so that no cache of the objective short-cuts them. Absolute times on a shared machine
@@ -74,23 +81,36 @@ def machine_rates(repeat: int) -> dict[str, float]:
     import torch
 
     # Memory first: NumPy's BLAS threads keep spinning for a while after a GEMM and would
-    # halve a pass measured right after it.
-    m = 16 * 1024 * 1024  # 64 MB per float32 tensor
-    x, y = torch.ones(m), torch.empty(m)
-    read = 4 * m / best_time(lambda: x.sum(), 2 * repeat)
-    write = 4 * m / best_time(lambda: y.fill_(1.5), 2 * repeat)
+    # halve a pass measured right after it. Two sizes: a working set that stays in the
+    # last-level cache (64 MB) and one that does not (512 MB).
+    rates = {}
+    for label, megabytes in (("cache", 64), ("memory", 512)):
+        m = megabytes * 1024 * 1024 // 4
+        x, y = torch.ones(m), torch.empty(m)
+        rates[f"{label}_read"] = 4 * m / best_time(lambda x=x: x.sum(), 2 * repeat)
+        rates[f"{label}_write"] = 4 * m / best_time(lambda y=y: y.fill_(1.5), 2 * repeat)
+        del x, y
     n = 2048
     a32 = torch.randn(n, n)
     b32 = torch.randn(n, n)
     gemm = 2 * n**3 / best_time(lambda: torch.mm(a32, b32), repeat)
     a64 = np.random.default_rng(0).standard_normal((n, n))
     dgemm = 2 * n**3 / best_time(lambda: a64 @ a64, max(3, repeat // 3))
-    return {"gemm": gemm, "dgemm": dgemm, "read": read, "write": write}
+    return {"gemm": gemm, "dgemm": dgemm, **rates}
 
 
-def moved(read_bytes: float, written_bytes: float, rates: dict[str, float]) -> float:
-    """Seconds to read and write that many bytes at the measured rates."""
-    return read_bytes / rates["read"] + written_bytes / rates["write"]
+#: Working sets up to this many bytes count as cache-resident (the 64 MB rate measured).
+CACHE_BYTES = 96 * 1024 * 1024
+
+
+def moved(
+    read_bytes: float, written_bytes: float, rates: dict[str, float], footprint: float = 0.0
+) -> float:
+    """Seconds to read and write that many bytes at the measured rates: the cache's for a
+    working set (``footprint``, default: the bytes moved) up to :data:`CACHE_BYTES`, main
+    memory's beyond."""
+    level = "cache" if (footprint or read_bytes + written_bytes) <= CACHE_BYTES else "memory"
+    return read_bytes / rates[f"{level}_read"] + written_bytes / rates[f"{level}_write"]
 
 
 def conv_flops(obj) -> float:
@@ -105,52 +125,68 @@ def conv_flops(obj) -> float:
     return float(counter.get_total_flops())
 
 
-class _Free:
-    """An objective of a given size whose evaluation costs nothing: L-BFGS's own overhead."""
+class _Timers:
+    """Seconds spent in named calls during a run: :meth:`wrap` replaces an attribute by a
+    timing wrapper until the ``with`` block ends."""
 
-    def __init__(self, size: int) -> None:
-        rng = np.random.default_rng(0)
-        self.size = size
-        self.x0 = rng.standard_normal(size)
-        # Curvatures over six decades: 25 L-BFGS steps stay far from the minimum, so the
-        # float32 pairs keep normal magnitudes (a converging run fills them with subnormal
-        # numbers, and the two-loop then runs ~3x slower on x86: not what a CNN run does).
-        self._d = 10.0 ** rng.uniform(-3.0, 3.0, size)
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = {}
+        self._undo: list = []
 
-    def value_and_grad(self, theta):
-        g = self._d * theta  # one pass: the cheapest consistent gradient
-        return 0.5 * float(g @ theta), g
+    def wrap(self, owner, attribute: str, key: str) -> None:
+        plain = getattr(owner, attribute)
+        record = self.seconds.setdefault(key, [])
+
+        def timed(*args):
+            start = time.perf_counter()
+            out = plain(*args)
+            record.append(time.perf_counter() - start)
+            return out
+
+        # an instance attribute shadowing a method is deleted afterwards, anything else restored
+        own = attribute in vars(owner)
+        self._undo.append((owner, attribute, vars(owner).get(attribute), own))
+        setattr(owner, attribute, timed)
+
+    def __enter__(self) -> _Timers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for owner, attribute, original, own in reversed(self._undo):
+            if own:
+                setattr(owner, attribute, original)
+            else:
+                delattr(owner, attribute)
+
+    def total(self, key: str) -> float:
+        return float(np.sum(self.seconds.get(key, [])))
 
 
-def cnn_run(obj, evals: int) -> tuple[np.ndarray, float, int, int]:
-    """An L-BFGS run of ``toposcape run``'s configuration (float32 pairs, memory 10) on the
-    CNN: the seconds of every two-loop at full memory (timed inside the run, where the
-    machine is in the state a study sees), the run's wall seconds, evaluations and steps."""
-    from toposcape.optim import directions
+def cnn_run(obj, evals: int) -> tuple[dict[str, float], float, int, int]:
+    """An L-BFGS run of the default configuration (``pair_dtype="auto"``: float32 pairs for
+    the float32 CNN, memory 10) on the CNN, with its parts timed inside the run, where the
+    machine is in the state a study sees: seconds per part (``value_and_grad``, two-loop,
+    pair push, the line search's and recorder's vector passes), the run's wall seconds,
+    evaluations and steps."""
+    from toposcape import _core
+    from toposcape.optim import _vec, directions
 
-    times: list[float] = []
-    counted: list[int] = []
-    plain = directions.LBFGS.direction
-
-    def timed(self, g):
-        start = time.perf_counter()
-        out = plain(self, g)
-        times.append(time.perf_counter() - start)
-        counted.append(self.core.size)
-        return out
-
-    directions.LBFGS.direction = timed
-    try:
-        opt = ts.optim.get("lbfgs", pair_dtype="float32")
+    # an untimed short run first: the first run of a process pays one-time costs (thread pools
+    # started, the pair memory's pages first touched) that a study's runs do not
+    ts.optim.get("lbfgs").run(obj, max_evals=12, progress=False)
+    with _Timers() as timers:
+        timers.wrap(obj, "value_and_grad", "value_and_grad")
+        timers.wrap(directions.LBFGS, "direction", "two_loop")
+        timers.wrap(directions.LBFGS, "update_step", "push")
+        timers.wrap(_vec, "dot", "passes")
+        timers.wrap(_vec, "distance", "passes")
+        timers.wrap(_core, "step_point", "passes")
+        opt = ts.optim.get("lbfgs")
         start = time.perf_counter()
         traj = opt.run(obj, max_evals=evals, progress=False)
         seconds = time.perf_counter() - start
-    finally:
-        directions.LBFGS.direction = plain
-    full = np.array([t for t, k in zip(times, counted, strict=True) if k == 10])
-    # steps before the memory is full cost less: count every step at the full-memory median
-    per_step = np.full(traj.n_steps, np.median(full) if full.size else np.mean(times))
-    return per_step, seconds, traj.n_evals, traj.n_steps
+    parts = {key: timers.total(key) for key in ("value_and_grad", "two_loop", "push", "passes")}
+    return parts, seconds, traj.n_evals, traj.n_steps
 
 
 def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, float, float]]:
@@ -256,57 +292,55 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
     )
 
     # -- the whole evaluation: what its parts leave out is torch's and the glue's ---------
-    total = median_time(lambda: obj.value_and_grad(theta + noise * next(counter)), repeat)
+    # perturbed points made beforehand: forming one costs two passes over theta
+    points = iter([theta + noise * k for k in range(repeat + 2)])
+    total = median_time(lambda: obj.value_and_grad(next(points)), repeat)
     inside = sum(r[1] for r in rows)
     rows.append(("rest of value_and_grad (autograd glue, copies)", total - inside, 0.0))
 
-    # -- one L-BFGS step around it -------------------------------------------------------
+    # -- one L-BFGS step around it, timed inside a run of the CNN ------------------------
     mem = LbfgsMemory(n, 10, single=True)
     for _ in range(10):
         s, y = rng.standard_normal((2, n))
         mem.push(s, y + s, skip_scale=-np.inf)
     g = rng.standard_normal(n)
+    # the pairs (10 x 2 float32 vectors) are the working set; each is read twice
+    two_loop_bytes = moved(2 * 2 * 10 * 4 * n + 8 * n, 8 * n, rates, footprint=80 * n)
+    standalone = median_time(lambda: mem.two_loop(g), repeat)
+    rows.append(("two-loop (10 float32 pairs)", standalone, two_loop_bytes))
+    parts, run_seconds, run_evals, run_steps = cnn_run(obj, evals=60)
+    per_eval = {key: value / run_evals for key, value in parts.items()}
+    steps_per_eval = run_steps / run_evals
     rows.append(
         (
-            "two-loop (10 float32 pairs)",
-            median_time(lambda: mem.two_loop(g), repeat),
-            moved(2 * 2 * 10 * 4 * n + 8 * n, 8 * n, rates),
+            "value_and_grad inside the run, beyond its standalone time (caches)",
+            per_eval["value_and_grad"] - total,
+            0.0,
         )
     )
-    free = _Free(n)
-    free_eval = median_time(lambda: free.value_and_grad(g), repeat)
-
-    def per_eval(name: str) -> tuple[float, int, int]:
-        """Seconds per evaluation of a 25-step run on the free objective, minus its cost."""
-        opt = ts.optim.get(name, pair_dtype="float32") if name == "lbfgs" else ts.optim.get(name)
-        traj = opt.run(free, max_steps=25, max_evals=None, progress=False)
-        seconds = median_time(
-            lambda: opt.run(free, max_steps=25, max_evals=None, progress=False),
-            max(3, repeat // 5),
-        )
-        return seconds / traj.n_evals - free_eval, traj.n_evals, traj.n_steps
-
-    search, _, _ = per_eval("gd_ls")
-    rows.append(
-        ("line search + recorder (per eval; gd_ls run)", search, moved(7 * 8 * n, 8 * n, rates))
-    )
-
-    # -- inside a real run: the two-loop as the CNN's L-BFGS run sees it, and the wall time
-    two_loops, run_seconds, run_evals, run_steps = cnn_run(obj, evals=60)
+    rows.append(("two-loop inside the run", per_eval["two_loop"], two_loop_bytes * steps_per_eval))
     rows.append(
         (
-            "two-loop inside a CNN run (per eval)",
-            float(np.sum(two_loops)) / run_evals,
-            moved(2 * 2 * 10 * 4 * n + 8 * n, 8 * n, rates) * (len(two_loops) / run_evals),
+            "pair push inside the run",
+            per_eval["push"],
+            # d, g_new, g_old in; s, y (float32) out; once per step
+            moved(3 * 8 * n, 2 * 4 * n, rates) * steps_per_eval,
         )
     )
-    explained = total + rows[-2][1] + rows[-1][1]
     rows.append(
         (
-            "rest of an L-BFGS evaluation in the run (pair pushes, ...)",
-            run_seconds / run_evals - explained,
-            # push_step: d, g_new, g_old in; s, y (float32) out; once per step
-            moved(3 * 8 * n, 2 * 4 * n, rates) * run_steps / run_evals,
+            "line search and recorder passes inside the run (trial point, slopes, norms)",
+            per_eval["passes"],
+            # per evaluation: trial point (2 in, 1 out), slope (2 in); per step: the step's
+            # slope (2 in), gradient norm (1 in), distance from theta0 (2 in)
+            moved(4 * 8 * n, 8 * n, rates) + moved(5 * 8 * n, 0, rates) * steps_per_eval,
+        )
+    )
+    rows.append(
+        (
+            "rest of an L-BFGS evaluation in the run (Python bookkeeping)",
+            run_seconds / run_evals - sum(per_eval.values()),
+            0.0,
         )
     )
     # the standalone two-loop row is a check of the in-run one, not a part of the sum
@@ -335,7 +369,9 @@ def main() -> None:
     print(
         f"torch threads {torch.get_num_threads()}; sustained: float32 GEMM "
         f"{rates['gemm'] / 1e9:.1f} GFLOP/s, float64 GEMM {rates['dgemm'] / 1e9:.1f} GFLOP/s, "
-        f"memory read {rates['read'] / 1e9:.1f} GB/s, write {rates['write'] / 1e9:.1f} GB/s\n"
+        f"read / write {rates['cache_read'] / 1e9:.0f} / {rates['cache_write'] / 1e9:.0f} GB/s "
+        f"(64 MB, cache), {rates['memory_read'] / 1e9:.0f} / {rates['memory_write'] / 1e9:.0f} "
+        "GB/s (512 MB, memory)\n"
     )
     for code in args.problems:
         rows = budget(code, args.repeat, rates)

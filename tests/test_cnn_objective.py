@@ -124,6 +124,19 @@ def test_bad_inputs_raise_value_errors():
         obj.value_and_grad(np.zeros(obj.size - 1))
     with pytest.raises(ValueError, match="NaN"):
         obj.value_and_grad(np.full(obj.size, np.nan))
+    for bad in (np.nan, np.inf, -np.inf):  # one entry is enough, in every entry point
+        theta = obj.x0
+        theta[obj.size // 3] = bad
+        for call in (obj.value_and_grad, obj.value, obj.logits):
+            with pytest.raises(ValueError, match="1 NaN or inf"):
+                call(theta)
+    # finite values beyond float32's range are not refused: they round to inf in the float32
+    # CNN, whatever follows (here tanh saturates: a finite loss; elsewhere a non-finite loss
+    # the optimizers treat as a failed trial)
+    theta = obj.x0
+    theta[7] = 1e300
+    loss, grad = obj.value_and_grad(theta)
+    assert isinstance(loss, float) and grad.shape == theta.shape
     with pytest.raises(ValueError, match="length"):
         obj.hvp(obj.x0, np.zeros(3))
     with pytest.raises(ValueError, match="dtype"):

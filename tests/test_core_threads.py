@@ -270,3 +270,22 @@ def test_shared_line_search_hammered_by_threads_stays_usable():
 def test_absurd_memory_size_raises_memory_error_naming_the_size(n, memory):
     with pytest.raises(MemoryError, match=rf"LbfgsMemory\(n={n}, memory={memory}\) needs"):
         _core.LbfgsMemory(n, memory)
+
+
+@pytest.mark.parametrize(
+    "env, expected", [({}, "False"), ({"NUMPY_MADVISE_HUGEPAGE": "1"}, "True")]
+)
+def test_import_turns_numpy_huge_pages_off_unless_the_user_chose(env, expected):
+    # Huge-page requests made page faults in fresh per-evaluation arrays compact memory on the
+    # spot (stalls of tens of milliseconds); a user's explicit NUMPY_MADVISE_HUGEPAGE is kept.
+    import os
+    import subprocess
+    import sys
+
+    code = "import numpy._core.multiarray as m, toposcape; print(m._get_madvise_hugepage())"
+    clean = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected

@@ -7,7 +7,8 @@ after each parallel region (GNU: ~300k spins, Intel: 200 ms), and a spinning tea
 cores the next runtime needs: on 2 cores a CNN value-and-gradient took 600 ms instead of 26 ms
 (BENCHMARKS.md). Letting idle threads sleep removes that; the runtimes read these variables
 when they start, so this module must run before torch or MKL load (importing toposcape does
-it). Values set by the user are kept.
+it). Values set by the user are kept. NumPy's huge-page requests for large arrays are turned off
+too (see ``_numpy_small_pages``).
 
 GNU OpenMP (torch's CNN and the core's passes) still spins briefly, 10,000 iterations (tens of
 microseconds), before a thread sleeps: the CNN's forward and backward run dozens of short
@@ -40,6 +41,8 @@ def configure() -> dict[str, str]:
     late = "torch" in sys.modules and "OMP_WAIT_POLICY" not in os.environ
     for key, value in DEFAULTS.items():
         os.environ.setdefault(key, value)
+    if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+        _numpy_small_pages()
     if late:
         warnings.warn(
             "torch was imported before toposcape: its OpenMP threads spin between parallel "
@@ -50,6 +53,27 @@ def configure() -> dict[str, str]:
             stacklevel=3,
         )
     return {key: os.environ[key] for key in DEFAULTS}
+
+
+def _numpy_small_pages() -> None:
+    """Stop NumPy from asking for transparent huge pages for its large arrays.
+
+    NumPy marks every new array of 4 MB or more ``MADV_HUGEPAGE``; with the kernel's usual
+    ``defrag=madvise`` a page fault in such an array may compact memory on the spot. An
+    optimizer run allocates fresh gradients, trial points and directions of the parameter
+    count every evaluation (the CNN of problem D: 15 MB each), and those stalls reached 25 ms
+    on single calls: 2-6 ms per evaluation on average (BENCHMARKS.md). Small pages cost
+    nothing measurable on these streaming passes. NumPy reads ``NUMPY_MADVISE_HUGEPAGE`` only
+    when it is imported, before toposcape can set a default, so the switch is NumPy's runtime
+    one; a user who sets ``NUMPY_MADVISE_HUGEPAGE`` keeps their choice.
+    """
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # pragma: no cover - NumPy 1.x
+        from numpy.core import multiarray
+    setter = getattr(multiarray, "_set_madvise_hugepage", None)
+    if setter is not None:
+        setter(False)
 
 
 def settings(objective=None) -> dict[str, object]:

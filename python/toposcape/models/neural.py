@@ -14,6 +14,7 @@ with ``z`` the CNN's logits, ``J = dz/dtheta`` and ``g = dc/dz``.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 
 import numpy as np
@@ -192,11 +193,18 @@ class CNNObjective:
         return _validate.vector(theta, name, self.size)
 
     def _load(self, theta: np.ndarray) -> None:
-        theta = self._vector(theta, "theta")
+        theta = _validate.vector(theta, "theta", self.size, finite=False)
         if not theta.flags.writeable:  # torch.from_numpy warns on read-only arrays
             theta = theta.copy()
-        # Each parameter casts its float64 slice itself: one pass, no float32 temporary.
+        # One casting copy into the packed parameters (no float32 temporary).
         self.model.assign(torch.from_numpy(theta))
+        # NaN or inf is refused before anything runs on the parameters. The check reads the
+        # float32 copy (torch, threaded, half the bytes) instead of theta: its sum is finite
+        # whenever theta is, and only a non-finite sum needs theta's own test, which also
+        # tells float64 values beyond float32's range (finite, accepted) from NaN and inf.
+        buffer = getattr(self.model, "_flat_buffer", None)
+        if buffer is None or not math.isfinite(float(buffer.sum())):
+            self._vector(theta, "theta")
 
     def _flat(self, tensors) -> np.ndarray:
         # Each tensor cast straight into its slice of a fresh float64 array: one pass, no
