@@ -57,7 +57,7 @@ import numpy as np
 
 # toposcape before torch: it sets the OpenMP wait policy before torch's runtime starts.
 import toposcape as ts
-from cnn_compare import median_time
+from cnn_compare import median_time, timings
 
 CODES = {
     "A": "michell_centered_both_32x64_0.12",
@@ -66,13 +66,7 @@ CODES = {
 
 
 def best_time(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(timings(fn, repeat))
 
 
 def machine_rates(repeat: int) -> dict[str, float]:

@@ -47,14 +47,19 @@ import numpy as np
 import toposcape as ts
 
 
-def median_time(fn, repeat: int) -> float:
-    fn()  # warm-up
+def timings(fn, repeat: int) -> list[float]:
+    """Seconds of ``repeat`` calls of ``fn`` after one untimed warm-up call."""
+    fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return times
+
+
+def median_time(fn, repeat: int) -> float:
+    return float(np.median(timings(fn, repeat)))
 
 
 def split(problem, repeat: int) -> dict[str, float]:

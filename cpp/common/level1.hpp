@@ -49,88 +49,48 @@ void axpy(double a, const T* x, double* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += a * static_cast<double>(x[i]);
 }
 
-// axpy(a, x, y, n) followed by dot_mixed(z, y, n), in one pass over y: bitwise the same
-// results (each y[i] is rounded once, then enters the same accumulator in the same order).
-// The L-BFGS two-loop pairs each update with the next dot product this way, halving its
-// passes over y; the dot's dependency chain hides the update's arithmetic.
+// y[i] = update(i) for every i, followed by dot_mixed(z, y, n), in one pass over y: bitwise
+// the same results as the update's own pass and then dot_mixed (each y[i] is rounded once,
+// then enters the same accumulator in the same order). The L-BFGS two-loop pairs each update
+// of q with the next dot product this way, halving its passes over q; the dot's dependency
+// chain hides the update's arithmetic. `update(i)` may read y[i] (not yet overwritten).
+template <class T, class Update>
+double update_dot(Update update, double* y, const T* z, int64_t n) {
+    double s[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (int l = 0; l < 4; ++l) {
+            const double yi = update(i + l);
+            y[i + l] = yi;
+            s[l] += static_cast<double>(z[i + l]) * yi;
+        }
+    }
+    for (; i < n; ++i) {
+        const double yi = update(i);
+        y[i] = yi;
+        s[0] += static_cast<double>(z[i]) * yi;
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+// axpy(a, x, y, n), then dot_mixed(z, y, n), in one pass.
 template <class T>
 double axpy_dot(double a, const T* x, double* y, const T* z, int64_t n) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const double y0 = y[i] + a * static_cast<double>(x[i]);
-        const double y1 = y[i + 1] + a * static_cast<double>(x[i + 1]);
-        const double y2 = y[i + 2] + a * static_cast<double>(x[i + 2]);
-        const double y3 = y[i + 3] + a * static_cast<double>(x[i + 3]);
-        y[i] = y0;
-        y[i + 1] = y1;
-        y[i + 2] = y2;
-        y[i + 3] = y3;
-        s0 += static_cast<double>(z[i]) * y0;
-        s1 += static_cast<double>(z[i + 1]) * y1;
-        s2 += static_cast<double>(z[i + 2]) * y2;
-        s3 += static_cast<double>(z[i + 3]) * y3;
-    }
-    for (; i < n; ++i) {
-        const double yi = y[i] + a * static_cast<double>(x[i]);
-        y[i] = yi;
-        s0 += static_cast<double>(z[i]) * yi;
-    }
-    return (s0 + s1) + (s2 + s3);
+    return update_dot([&](int64_t i) { return y[i] + a * static_cast<double>(x[i]); }, y, z, n);
 }
 
-// y = c * (y + a * x) followed by dot_mixed(z, y, n), in one pass (as axpy_dot).
+// y = c * (y + a * x), then dot_mixed(z, y, n), in one pass.
 template <class T>
 double axpy_scale_dot(double a, const T* x, double c, double* y, const T* z, int64_t n) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const double y0 = (y[i] + a * static_cast<double>(x[i])) * c;
-        const double y1 = (y[i + 1] + a * static_cast<double>(x[i + 1])) * c;
-        const double y2 = (y[i + 2] + a * static_cast<double>(x[i + 2])) * c;
-        const double y3 = (y[i + 3] + a * static_cast<double>(x[i + 3])) * c;
-        y[i] = y0;
-        y[i + 1] = y1;
-        y[i + 2] = y2;
-        y[i + 3] = y3;
-        s0 += static_cast<double>(z[i]) * y0;
-        s1 += static_cast<double>(z[i + 1]) * y1;
-        s2 += static_cast<double>(z[i + 2]) * y2;
-        s3 += static_cast<double>(z[i + 3]) * y3;
-    }
-    for (; i < n; ++i) {
-        const double yi = (y[i] + a * static_cast<double>(x[i])) * c;
-        y[i] = yi;
-        s0 += static_cast<double>(z[i]) * yi;
-    }
-    return (s0 + s1) + (s2 + s3);
+    return update_dot([&](int64_t i) { return (y[i] + a * static_cast<double>(x[i])) * c; }, y,
+                      z, n);
 }
 
-// y = sign * x (sign = +1 or -1) followed by dot_mixed(z, y, n), in one pass.
+// y = x or y = -x (negate), then dot_mixed(z, y, n), in one pass.
 template <class T>
 double copy_dot(const double* x, bool negate, double* y, const T* z, int64_t n) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const double y0 = negate ? -x[i] : x[i];
-        const double y1 = negate ? -x[i + 1] : x[i + 1];
-        const double y2 = negate ? -x[i + 2] : x[i + 2];
-        const double y3 = negate ? -x[i + 3] : x[i + 3];
-        y[i] = y0;
-        y[i + 1] = y1;
-        y[i + 2] = y2;
-        y[i + 3] = y3;
-        s0 += static_cast<double>(z[i]) * y0;
-        s1 += static_cast<double>(z[i + 1]) * y1;
-        s2 += static_cast<double>(z[i + 2]) * y2;
-        s3 += static_cast<double>(z[i + 3]) * y3;
-    }
-    for (; i < n; ++i) {
-        const double yi = negate ? -x[i] : x[i];
-        y[i] = yi;
-        s0 += static_cast<double>(z[i]) * yi;
-    }
-    return (s0 + s1) + (s2 + s3);
+    if (negate) return update_dot([&](int64_t i) { return -x[i]; }, y, z, n);
+    return update_dot([&](int64_t i) { return x[i]; }, y, z, n);
 }
 
 }  // namespace toposcape
