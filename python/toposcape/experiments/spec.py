@@ -354,12 +354,9 @@ class StudySpec:
                     raise _where(f"problems[{i}]", str(exc)) from None
             resolved_problems.append(full)
 
-        penal = []
-        for i, p in enumerate(_as_list(data.get("penal", [3.0]), "penal")):
-            try:
-                penal.append(_validate.real(p, "penal", minimum=1.0))
-            except (TypeError, ValueError) as exc:
-                raise _where(f"penal[{i}]", str(exc)) from None
+        penal = _validated_list(
+            data, "penal", [3.0], lambda p: _validate.real(p, "penal", minimum=1.0)
+        )
 
         seeds = _parse_seeds(data)
 
@@ -467,14 +464,21 @@ def _checkable(preset: str, options: Mapping[str, Any]) -> Mapping[str, Any]:
     return stand_in(preset, options)
 
 
+def _validated_list(data: Mapping[str, Any], key: str, default: list, convert) -> list:
+    """``data[key]`` (default ``default``) as a list, each entry passed through ``convert``;
+    a rejected entry's error names it as ``key[i]``."""
+    out = []
+    for i, value in enumerate(_as_list(data.get(key, default), key)):
+        try:
+            out.append(convert(value))
+        except (TypeError, ValueError) as exc:
+            raise _where(f"{key}[{i}]", str(exc)) from None
+    return out
+
+
 def _parse_seeds(data: Mapping[str, Any]) -> list[int]:
     """A spec's ``seeds`` (default ``[0]``): distinct non-negative integers."""
-    seeds = []
-    for i, s in enumerate(_as_list(data.get("seeds", [0]), "seeds")):
-        try:
-            seeds.append(_validate.integer(s, "seed", minimum=0))
-        except (TypeError, ValueError) as exc:
-            raise _where(f"seeds[{i}]", str(exc)) from None
+    seeds = _validated_list(data, "seeds", [0], lambda s: _validate.integer(s, "seed", minimum=0))
     if len(set(seeds)) != len(seeds):
         raise _where("seeds", f"repeated seeds in {seeds}")
     return seeds
