@@ -17,6 +17,7 @@
 #include <string>
 
 #include "arrays.hpp"
+#include "optim/compact.hpp"
 #include "optim/lbfgs.hpp"
 #include "optim/line_search.hpp"
 
@@ -93,6 +94,11 @@ void bind_optim(py::module_& m) {
         .value("WARNING", opt::Task::Warning)
         .value("ERROR", opt::Task::Error);
 
+    m.def("_compact_wide_vectors", &toposcape::optim::compact_wide_vectors, py::arg("use") = -1,
+          "Internal (tests): whether the compact L-BFGS direction's passes use AVX2 vectors; "
+          "use=0/1 turns them off/on where available, -1 only asks. Returns the setting "
+          "before the call. Results are the same bits either way.");
+
     py::class_<LbfgsMemory>(m, "LbfgsMemory",
                             "Ring buffer of L-BFGS pairs (s, y) with the two-loop recursion and "
                             "the compact-representation products B_k v and H_k v.")
@@ -165,6 +171,24 @@ void bind_optim(py::module_& m) {
             },
             py::arg("g"), py::arg("out") = py::none(), py::arg("negate") = false,
             "H_k g by the two-loop recursion, H_0 = gamma I (negate: -H_k g)")
+        .def(
+            "direction",
+            [](const LbfgsMemory& mem, py::handle g_obj, py::object out) {
+                const auto g = real_array<double>(g_obj, "LbfgsMemory.direction", "g");
+                const double* gp = vector_arg(g, mem.n(), "LbfgsMemory.direction: g");
+                auto result = output_arg(out, mem.n(), "LbfgsMemory.direction");
+                double* op = result.mutable_data();
+                require(op != gp, "out must not alias g");
+                {
+                    py::gil_scoped_release release;
+                    mem.direction(gp, op);
+                }
+                return result;
+            },
+            py::arg("g"), py::arg("out") = py::none(),
+            "-H_k g, the L-BFGS direction: the two-loop with float64 pairs, the compact "
+            "representation (two passes over the pairs, none over a work vector) with float32 "
+            "pairs; the same matrix, different rounding")
         .def(
             "apply_b",
             [](const LbfgsMemory& mem, py::handle v, py::object out) {

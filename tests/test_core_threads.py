@@ -62,6 +62,7 @@ def _workload(n, single, seed):
         mem.push(s, y)
         g = rng.standard_normal(n)
         results.append(mem.two_loop(g, negate=True))
+        results.append(mem.direction(g))
         results.append(mem.apply_b(g))
         results.append(mem.apply_h(g))
     d, g_new, g_old = rng.standard_normal((3, n))
@@ -91,30 +92,29 @@ def test_threads_on_their_own_memories_match_serial_bit_for_bit(n, single):
             assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("single", [False, True])
 @pytest.mark.parametrize("n", SIZES)
-def test_products_during_pushes_see_a_whole_state(n):
+def test_products_during_pushes_see_a_whole_state(n, single):
     """One thread pushes a known sequence while others apply: every product must equal,
-    bit for bit, the product of the memory after some number of those pushes."""
+    bit for bit, the product of the memory after some number of those pushes (with float32
+    pairs the direction is the compact form, whose Gram entries the readers gather)."""
     m, count = 3, 10
+    ops = ("two_loop", "direction", "apply_b", "apply_h")
     pairs = _pairs(n, count, seed=21)
     rng = np.random.default_rng(22)
     vectors = rng.standard_normal((2, n))
 
     # Serial results for every state the memory passes through (after 0..count pushes).
-    ref = _core.LbfgsMemory(n, m)
+    ref = _core.LbfgsMemory(n, m, single=single)
     states = []
     for j in range(count + 1):
         if j:
             ref.push(*pairs[j - 1])
         states.append(
-            {
-                (op, v): getattr(ref, op)(vectors[v])
-                for op in ("two_loop", "apply_b", "apply_h")
-                for v in range(len(vectors))
-            }
+            {(op, v): getattr(ref, op)(vectors[v]) for op in ops for v in range(len(vectors))}
         )
 
-    shared = _core.LbfgsMemory(n, m)
+    shared = _core.LbfgsMemory(n, m, single=single)
     seen = []
     done = threading.Event()
 
@@ -127,12 +127,11 @@ def test_products_during_pushes_see_a_whole_state(n):
 
     def reader(k):
         def run():
-            ops = ("two_loop", "apply_b", "apply_h")
             i = k
 
             def product():
                 nonlocal i
-                op, v = ops[i % 3], i % len(vectors)
+                op, v = ops[i % len(ops)], i % len(vectors)
                 seen.append((op, v, getattr(shared, op)(vectors[v])))
                 i += 1
 

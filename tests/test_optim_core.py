@@ -221,6 +221,188 @@ def test_threaded_two_loop_matches_serial(threads):
     np.testing.assert_array_equal(threaded, again)
 
 
+# The compact direction (float32 pairs): LbfgsMemory.direction
+
+
+def _lane_sum(p: np.ndarray) -> float:
+    """A share's inner product in the compact passes' order (optim/compact.hpp): lane l
+    takes entries l, l + 4, ... in sequence, the lanes added as (l0 + l1) + (l2 + l3)."""
+    lanes = [np.add.accumulate(p[lane::4])[-1] if p[lane::4].size else 0.0 for lane in range(4)]
+    return float((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+
+
+def _compact_dot(a: np.ndarray, b: np.ndarray, shares) -> float:
+    total = 0.0
+    for lo, hi in shares:
+        total += _lane_sum(a[lo:hi].astype(np.float64) * b[lo:hi].astype(np.float64))
+    return total
+
+
+def _compact_direction_in_order(pairs, g, gamma, shares) -> np.ndarray:
+    """-H g by the compact representation, every operation in the core's documented order:
+    t = R^{-1} a, u = (D + gamma Y^T Y) t - gamma b, q = R^{-T} u, d = -gamma g - S q +
+    gamma Y t (pairs: (s, y, s.y, y.y) as stored, oldest first)."""
+    k = len(pairs)
+    a = [_compact_dot(s, g, shares) for s, _, _, _ in pairs]
+    b = [_compact_dot(y, g, shares) for _, y, _, _ in pairs]
+    sy = [p[2] for p in pairs]
+
+    def R(i, j):
+        return sy[i] if i == j else _compact_dot(pairs[i][0], pairs[j][1], shares)
+
+    def YY(i, j):
+        if i == j:
+            return pairs[i][3]
+        newer, older = (i, j) if i > j else (j, i)  # gathered with the newer pair's push
+        return _compact_dot(pairs[older][1], pairs[newer][1], shares)
+
+    t = [0.0] * k
+    for i in range(k - 1, -1, -1):
+        acc = a[i]
+        for j in range(i + 1, k):
+            acc -= R(i, j) * t[j]
+        t[i] = acc / sy[i]
+    u = []
+    for i in range(k):
+        acc = 0.0
+        for j in range(k):
+            acc += YY(i, j) * t[j]
+        u.append(sy[i] * t[i] + gamma * acc - gamma * b[i])
+    q = [0.0] * k
+    for i in range(k):
+        acc = u[i]
+        for j in range(i):
+            acc -= R(j, i) * q[j]
+        q[i] = acc / sy[i]
+    out = -gamma * g
+    for i, (s, y, _, _) in enumerate(pairs):
+        out = out + (-q[i]) * s.astype(np.float64)
+        out = out + (gamma * t[i]) * y.astype(np.float64)
+    return out
+
+
+def _wide_settings() -> list[int]:
+    available = _core._compact_wide_vectors(-1)
+    return [0, 1] if available else [0]
+
+
+@pytest.mark.parametrize("wide", _wide_settings())
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_compact_direction_is_its_documented_order_bit_for_bit(threads, wide):
+    # Stored results depend on the order: lanes, shares, the k x k algebra and the final
+    # combination, every operation rounded separately (no contraction), for 16- and 32-byte
+    # vectors alike.
+    n, m = 300_007, 3
+    shares = _shares(n, threads)
+    rng = np.random.default_rng(12)
+    before = _core._compact_wide_vectors(wide)
+    try:
+        _core.set_num_threads(threads)
+        mem = _core.LbfgsMemory(n, m, single=True)
+        stored = []
+        for step in range(m + 2):  # the ring wraps; one direction sees two pending pairs
+            s = rng.standard_normal(n)
+            y = s * rng.uniform(0.5, 2.0, n)
+            assert mem.push(s, y)
+            s32, y32 = s.astype(np.float32), y.astype(np.float32)
+            stored.append((s32, y32, _dot_shares(s32, y32, shares), _dot_shares(y32, y32, shares)))
+            stored = stored[-m:]
+            if step == m:
+                continue  # the next direction gathers two new pairs' Gram entries at once
+            g = rng.standard_normal(n)
+            gamma = stored[-1][2] / stored[-1][3]
+            expected = _compact_direction_in_order(stored, g, gamma, shares)
+            np.testing.assert_array_equal(mem.direction(g), expected)
+            np.testing.assert_array_equal(mem.direction(g), expected)  # from the cache
+    finally:
+        _core.set_num_threads(0)
+        _core._compact_wide_vectors(int(before))
+
+
+@pytest.mark.parametrize("m, count", [(5, 5), (3, 7), (1, 2), (4, 2)])
+def test_compact_direction_is_minus_the_bfgs_matrix_of_the_rounded_pairs(m, count):
+    n = 9
+    pairs = _random_pairs(n, count, seed=30 + m + count)
+    mem = _core.LbfgsMemory(n, m, single=True)
+    rng = np.random.default_rng(4)
+    g = rng.standard_normal(n)
+    np.testing.assert_array_equal(mem.direction(g), -g)  # empty: H_0 = I
+    for pushed, (s, y) in enumerate(pairs, start=1):
+        assert mem.push(s, y)
+        H = _dense_h(_rounded(pairs[max(0, pushed - m) : pushed]))
+        g = rng.standard_normal(n)
+        assert _rel(mem.direction(g), -(H @ g)) < 1e-12
+        assert _rel(mem.direction(g), -mem.two_loop(g)) < 1e-12
+    mem.clear()
+    np.testing.assert_array_equal(mem.direction(g), -g)
+    # After a clear the Gram cache starts over.
+    for s, y in pairs[:2]:
+        assert mem.push(s, y)
+    assert _rel(mem.direction(g), -(_dense_h(_rounded(pairs[:2][-m:])) @ g)) < 1e-12
+
+
+def test_compact_direction_matches_the_two_loop_on_long_vectors():
+    # The same matrix by two routes: agreement to rounding, many pushes (the ring wraps
+    # twice), some pushes without a direction in between, a skipped pair.
+    n, m = 200_003, 5
+    rng = np.random.default_rng(8)
+    mem = _core.LbfgsMemory(n, m, single=True)
+    for step in range(2 * m + 3):
+        s = 1e-2 * rng.standard_normal(n)
+        y = s * rng.uniform(0.2, 5.0, n) + 1e-4 * rng.standard_normal(n)
+        assert mem.push(s, y)
+        if step == 4:
+            assert not mem.push(s, -y)  # s.y < 0: skipped, nothing pending
+        if step % 3 == 1:
+            continue
+        g = rng.standard_normal(n)
+        d = mem.direction(g)
+        assert _rel(d, -mem.two_loop(g)) < 1e-12
+        assert g @ d < 0
+
+
+def test_compact_direction_stays_a_descent_direction_for_near_dependent_pairs():
+    # Pairs along nearly the same direction, rounded to float32: R = upper(S^T Y) is close to
+    # singular in its off-diagonal structure; the direction must still be -H g of the stored
+    # pairs (checked against the dense matrix) and a descent direction.
+    n, m = 50, 6
+    rng = np.random.default_rng(9)
+    base = rng.standard_normal(n)
+    A = np.diag(rng.uniform(0.5, 3.0, n))
+    pairs = []
+    for _ in range(m):
+        s = base + 1e-6 * rng.standard_normal(n)
+        pairs.append((s, A @ s))
+    mem = _core.LbfgsMemory(n, m, single=True)
+    for s, y in pairs:
+        assert mem.push(s, y)
+    H = _dense_h(_rounded(pairs))
+    assert np.all(np.linalg.eigvalsh((H + H.T) / 2) > 0)
+    for _ in range(5):
+        g = rng.standard_normal(n)
+        d = mem.direction(g)
+        assert g @ d < 0
+        assert _rel(d, -(H @ g)) < 1e-6
+        assert _rel(d, -mem.two_loop(g)) < 1e-6
+
+
+def test_float64_direction_is_the_negated_two_loop_bit_for_bit():
+    n, m = 1_003, 3
+    rng = np.random.default_rng(10)
+    mem = _core.LbfgsMemory(n, m)
+    for _ in range(m + 1):
+        s = rng.standard_normal(n)
+        assert mem.push(s, s * rng.uniform(0.5, 2.0, n))
+    g = rng.standard_normal(n)
+    np.testing.assert_array_equal(mem.direction(g), mem.two_loop(g, negate=True))
+    out = np.empty(n)
+    assert mem.direction(g, out=out) is not None and np.array_equal(out, -mem.two_loop(g))
+    with pytest.raises(ValueError, match="alias"):
+        mem.direction(g, out=g)
+    with pytest.raises(ValueError):
+        mem.direction(g[:-1])
+
+
 def test_memory_ring_buffer_keeps_newest_pairs():
     n, m = 8, 5
     pairs = _random_pairs(n, 8, seed=3)

@@ -9,6 +9,7 @@
 
 #include "common/level1.hpp"
 #include "common/parallel.hpp"
+#include "optim/compact.hpp"
 
 namespace toposcape::optim {
 
@@ -129,6 +130,9 @@ LbfgsMemory::LbfgsMemory(int64_t n, int m, bool single)
     Y_ = DoubleBuffer(doubles);
     sy_.assign(slots_, 0.0);
     yy_.assign(slots_, 0.0);
+    slot_sy_.assign(static_cast<size_t>(slots_) * slots_, 0.0);
+    slot_yy_.assign(static_cast<size_t>(slots_) * slots_, 0.0);
+    slot_pending_.assign(slots_, 0);
 }
 
 int LbfgsMemory::size() const {
@@ -221,6 +225,7 @@ bool LbfgsMemory::push_impl(const Pair& pair, double skip_scale, double eps, dou
     }
     sy_[dst] = sy;
     yy_[dst] = yy;
+    slot_pending_[dst] = 1;
     ++pushed_;
     gram_valid_ = false;
     return true;
@@ -250,6 +255,7 @@ void LbfgsMemory::clear() {
     count_ = 0;
     head_ = 0;
     gram_valid_ = false;
+    std::fill(slot_pending_.begin(), slot_pending_.end(), 0);
 }
 
 double LbfgsMemory::gamma() const {
@@ -325,6 +331,109 @@ void LbfgsMemory::two_loop_impl(const double* g, double* out, bool negate) const
             for (int u = 0; u < nt; ++u) sum += buf[8 * u];
             return sum;
         });
+    }
+}
+
+void LbfgsMemory::direction(const double* g, double* out) const {
+    std::shared_lock lock(mutex_);
+    if (single_) {
+        compact_direction<float>(g, out);
+    } else {
+        two_loop_impl<double>(g, out, true);
+    }
+}
+
+// -H g = -(gamma g + S p - gamma Y t) with t = R^{-1} a, p = R^{-T} ((D + gamma Y^T Y) t -
+// gamma b), a = S^T g, b = Y^T g, R = upper(S^T Y), D = diag(s_i.y_i) (pairs chronological;
+// as apply_h). R's and D's diagonal and Y^T Y's are the push's s.y and y.y, as in the two-loop.
+template <class T>
+void LbfgsMemory::compact_direction(const double* g, double* out) const {
+    const int k = count_;
+    const double gam = gamma_unlocked();
+    if (k == 0) {
+        for (int64_t j = 0; j < n_; ++j) out[j] = -gam * g[j];
+        return;
+    }
+    std::lock_guard<std::mutex> cache_lock(compact_mutex_);
+    std::vector<const T*> S(k), Y(k), Yc;
+    std::vector<int> pending;  // chronological indices whose Gram entries are missing
+    for (int i = 0; i < k; ++i) {
+        S[i] = s<T>(i);
+        Y[i] = y<T>(i);
+        if (slot_pending_[slot(i)]) {
+            pending.push_back(i);
+            Yc.push_back(y<T>(i));
+        }
+    }
+    const int p = static_cast<int>(pending.size());
+    const int nsum = 2 * k + 2 * k * p;
+    std::vector<double> sums(nsum, 0.0);
+    std::vector<double> cs(k), cy(k), t(k), u(k), q(k);
+    // The k x k algebra, once the inner products are in sums.
+    auto coefficients = [&]() {
+        for (int c = 0; c < p; ++c) {
+            const int64_t col = slot(pending[c]);
+            for (int i = 0; i < k; ++i) {
+                const int64_t row = slot(i);
+                slot_sy_[row * slots_ + col] = sums[2 * k + 2 * k * c + i];
+                slot_yy_[row * slots_ + col] = slot_yy_[col * slots_ + row] =
+                    sums[2 * k + 2 * k * c + k + i];
+            }
+            slot_pending_[col] = 0;
+        }
+        auto R = [&](int i, int j) {
+            return i == j ? sy(i) : slot_sy_[slot(i) * slots_ + slot(j)];
+        };
+        auto YY = [&](int i, int j) {
+            return i == j ? yy_[slot(i)] : slot_yy_[slot(i) * slots_ + slot(j)];
+        };
+        for (int i = k - 1; i >= 0; --i) {  // t = R^{-1} a
+            double acc = sums[i];
+            for (int j = i + 1; j < k; ++j) acc -= R(i, j) * t[j];
+            t[i] = acc / sy(i);
+        }
+        for (int i = 0; i < k; ++i) {  // u = (D + gamma Y^T Y) t - gamma b
+            double acc = 0.0;
+            for (int j = 0; j < k; ++j) acc += YY(i, j) * t[j];
+            u[i] = sy(i) * t[i] + gam * acc - gam * sums[k + i];
+        }
+        for (int i = 0; i < k; ++i) {  // q = R^{-T} u
+            double acc = u[i];
+            for (int j = 0; j < i; ++j) acc -= R(j, i) * q[j];
+            q[i] = acc / sy(i);
+        }
+        for (int i = 0; i < k; ++i) {  // d = -gamma g - S q + gamma Y t
+            cs[i] = -q[i];
+            cy[i] = gam * t[i];
+        }
+    };
+    const int threads = threads_for(n_);
+    if (threads == 1) {
+        compact_products<T>(S.data(), Y.data(), k, g, Yc.data(), p, 0, n_, sums.data());
+        coefficients();
+        compact_combine<T>(S.data(), Y.data(), k, g, -gam, cs.data(), cy.data(), 0, n_, out);
+        return;
+    }
+    // One parallel region: each thread's partial sums, added in thread order (deterministic
+    // for a given thread count), the algebra on one thread, then each thread's share of d.
+    std::vector<double> partial(static_cast<size_t>(threads) * nsum);
+#pragma omp parallel num_threads(threads)
+    {
+        const int me = omp_get_thread_num();
+        const int nt = omp_get_num_threads();
+        int64_t lo, hi;
+        chunk_of(n_, me, nt, lo, hi);
+        compact_products<T>(S.data(), Y.data(), k, g, Yc.data(), p, lo, hi,
+                            partial.data() + static_cast<size_t>(me) * nsum);
+#pragma omp barrier
+#pragma omp single
+        {
+            for (int v = 0; v < nt; ++v)
+                for (int e = 0; e < nsum; ++e)
+                    sums[e] += partial[static_cast<size_t>(v) * nsum + e];
+            coefficients();
+        }
+        compact_combine<T>(S.data(), Y.data(), k, g, -gam, cs.data(), cy.data(), lo, hi, out);
     }
 }
 

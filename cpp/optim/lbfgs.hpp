@@ -58,6 +58,14 @@ public:
     // negate: out = -H_k g (the descent direction) at no extra cost.
     // Threaded over the vector for long vectors (see common/parallel.hpp).
     void two_loop(const double* g, double* out, bool negate = false) const;
+    // out = -H_k g, the L-BFGS descent direction. With double storage this is the two-loop
+    // (L-BFGS-B's arithmetic, negated). With float storage it is the compact representation
+    // (optim/compact.hpp): two passes over the pairs and none over a work vector, the Gram
+    // entries s_i.y_j, y_i.y_j of each newly stored pair gathered in the first pass after
+    // its push, from the stored (rounded) rows, so H_k is exactly that of the stored pairs.
+    // Same matrix as two_loop, different rounding. Calls on one memory serialise on the Gram
+    // cache while a new pair's entries are gathered.
+    void direction(const double* g, double* out) const;
     // out = B_k v and out = H_k v from the compact representations.
     void apply_b(const double* v, double* out) const;
     void apply_h(const double* v, double* out) const;
@@ -92,6 +100,8 @@ private:
     template <class T>
     void two_loop_impl(const double* g, double* out, bool negate) const;
     template <class T>
+    void compact_direction(const double* g, double* out) const;
+    template <class T>
     void gram_impl() const;
     template <class T>
     void apply_b_impl(const double* v, double* out) const;
@@ -118,6 +128,13 @@ private:
     mutable std::mutex gram_mutex_;
     mutable bool gram_valid_ = false;
     mutable std::vector<double> SS_, SY_, YY_;  // Gram matrices, chronological order
+    // The compact direction's Gram entries by slot, (m + 1) x (m + 1) each: slot_sy_[a, b] =
+    // s_a.y_b, slot_yy_[a, b] = y_a.y_b. A push marks its slot pending (under mutex_ held
+    // exclusively); the next direction fills the slot's row and column and clears the mark,
+    // under compact_mutex_.
+    mutable std::mutex compact_mutex_;
+    mutable std::vector<double> slot_sy_, slot_yy_;
+    mutable std::vector<char> slot_pending_;
 };
 
 }  // namespace toposcape::optim

@@ -97,7 +97,7 @@ class Identity(DirectionRule):
 
 
 class LBFGS(DirectionRule):
-    """The L-BFGS two-loop recursion: ``d = -H_k g`` with memory ``m``.
+    """The L-BFGS direction ``d = -H_k g`` with memory ``m``.
 
     ``H_0 = gamma I`` with ``gamma = s.y / y.y`` of the newest pair; a pair is skipped when
     ``s.y <= eps * (-g.s)`` (L-BFGS-B's curvature rule). The memory lives in the C++ core.
@@ -107,15 +107,23 @@ class LBFGS(DirectionRule):
     memory : int
         Number of stored pairs ``m >= 1`` (1 gives the thesis' L-BFGS_M1).
     pair_dtype : {"auto", "float64", "float32"}
-        Storage of the pairs. The two-loop streams the whole memory twice per step and is
-        bound by memory bandwidth, so ``"float32"`` makes it ~1.6x faster (products still
-        accumulate in float64). It suits float32 objectives (a float32 CNN), whose gradients
-        carry float32 rounding anyway; s.y and y.y are taken from the rounded pairs, so the
-        stored matrix stays exactly positive definite and ``B_k``, ``H_k`` stay inverses.
-        ``"auto"`` (the default) chooses per run: float32 when the objective declares
-        ``gradient_dtype == "float32"`` (a float32 :class:`~toposcape.CNNObjective`), float64
-        otherwise (pixel models, float64 CNNs, objectives that declare nothing), so that
-        float64 objectives keep L-BFGS-B's arithmetic and float32 ones get the faster memory.
+        Storage of the pairs, and with it the arithmetic of ``-H_k g``:
+
+        - ``"float64"``: the two-loop recursion, L-BFGS-B's arithmetic (runs on float64
+          objectives equal SciPy's ``fmin_l_bfgs_b`` iterate by iterate).
+        - ``"float32"``: pairs rounded to float32 once (products accumulate in float64) and
+          the compact representation of Byrd, Nocedal and Schnabel (1994): one pass over the
+          pairs for ``[S Y]^T g`` (and the Gram entries of a newly stored pair), one for
+          ``d``, and no pass over a work vector; ~2x faster than the float32 two-loop, ~4x
+          than the float64 one at 1.9M parameters (``BENCHMARKS.md``). s.y and y.y come from
+          the rounded pairs, so the direction is exactly ``-H_k g`` of the stored pairs (to
+          rounding): positive definite, and ``B_k``, ``H_k`` stay inverses. It suits float32
+          objectives (a float32 CNN), whose gradients carry float32 rounding anyway.
+        - ``"auto"`` (the default) chooses per run: float32 when the objective declares
+          ``gradient_dtype == "float32"`` (a float32 :class:`~toposcape.CNNObjective`),
+          float64 otherwise (pixel models, float64 CNNs, objectives that declare nothing).
+
+        Either way a run is reproducible bit for bit for fixed thread counts.
     """
 
     name = "lbfgs"
@@ -181,7 +189,7 @@ class LBFGS(DirectionRule):
         return tuple(self._held)
 
     def direction(self, g: np.ndarray) -> np.ndarray:
-        return self._mem.two_loop(g, negate=True)
+        return self._mem.direction(g)
 
     def update(self, s: np.ndarray, y: np.ndarray, gd: float) -> None:
         # A pair that overflowed (s = t d or y = g_new - g_old) carries no curvature: skip it,

@@ -226,7 +226,8 @@ _LINE_SEARCH_DOCS = {
 _MEMORY_DOCS = {
     "memory": "number of curvature pairs kept (1: the thesis' L-BFGS_M1)",
     "pair_dtype": "storage of the pairs: 'auto' (float32 for a float32 CNN, else float64), "
-    "'float64' or 'float32' (two-loop ~1.6x faster)",
+    "'float64' (the two-loop, L-BFGS-B's arithmetic) or 'float32' (the compact-form "
+    "direction, ~4x faster at 1.9M parameters)",
 }
 _LR_DOC = "the constant step size; no default: a good value depends on problem and model"
 

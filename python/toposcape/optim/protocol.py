@@ -23,8 +23,9 @@ Gradient precision
 An objective whose gradient is a float32 computation (returned as float64) may say so with
 an attribute ``gradient_dtype = "float32"`` (:class:`~toposcape.CNNObjective` with its default
 ``dtype``). L-BFGS with ``pair_dtype="auto"`` (the default) then stores its curvature pairs in
-float32, which halves the two-loop's memory traffic at no loss the gradient's own rounding does
-not already cause; objectives that declare nothing count as float64.
+float32, which halves the memory traffic of the pairs at no loss the gradient's own rounding
+does not already cause, and takes the direction from the compact representation (two passes
+over the pairs instead of the two-loop's); objectives that declare nothing count as float64.
 """
 
 from __future__ import annotations
