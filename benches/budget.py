@@ -22,7 +22,7 @@ are measured before the GEMMs, whose BLAS threads keep spinning for a while afte
 
 A memory-bound part's limit is ``bytes read / read + bytes written / write``: the bytes its
 inputs and outputs occupy, each read or written once (the minimum any implementation moves;
-a pass that must read a vector twice, as the two-loop reads its pairs, counts it twice).
+a pass that must read a vector twice, as the direction reads its pairs, counts it twice).
 
 Work per part (stated, so the limits can be checked): convolution FLOPs by
 ``torch.utils.flop_counter`` for the forward, 2x that for the backward (input and weight
@@ -30,18 +30,19 @@ gradients); conversions: bytes read + written; factorization: ``sum_j c_j^2`` ov
 factor's columns, bounded below by ``nnz(L)^2 / n`` (Cauchy-Schwarz; PARDISO reports
 ``nnz(L)`` but not its flop count with the two-level factorization), so that limit is a lower
 bound; solve: the factor read twice (forward and backward substitution); assembly: the CSR
-values written and the element matrices read; the two-loop of m float32 pairs: ``2 * 2m``
-vector reads of 4 bytes per entry plus ``g`` read and the direction written; the pair push:
-``d``, ``g_new``, ``g_old`` read, ``s``, ``y`` written; the line search's and recorder's
-passes: per evaluation the trial point and its slope, per step the step's slope, the
-gradient's norm and the distance from the start.
+values written and the element matrices read; the L-BFGS direction of m float32 pairs (the
+compact form): each of its two passes reads the 2m pair rows (4 bytes per entry each) and
+``g``, the second writes the direction; the pair push: ``d``, ``g_new``, ``g_old`` read,
+``s``, ``y`` written; the line search's and recorder's
+passes: per evaluation the trial point and its slope, per step the gradient's norm and the
+distance from the start (the step's slope comes from the direction's pass).
 
 The L-BFGS parts are timed *inside* a 60-evaluation L-BFGS run of the CNN itself (timing
-wrappers around ``value_and_grad``, the two-loop, the push and the level-1 passes): memory-bound
-passes between the CNN's and the solver's work run from colder caches, and the core's threads
-must be woken, so a synthetic run would mislead. The standalone two-loop (full memory) is shown
-as a check, outside the sum; what the run spends outside the timed calls is the Python
-bookkeeping row.
+wrappers around ``value_and_grad``, the direction, the push and the level-1 passes):
+memory-bound passes between the CNN's and the solver's work run from colder caches, and the
+core's threads must be woken, so a synthetic run would mislead. The standalone push and
+direction (full memory) are shown as a check, outside the sum; what the run spends outside
+the timed calls is the Python bookkeeping row.
 
 Each time is the median of ``--repeat`` calls after a warm-up, the inputs perturbed between
 calls so that no cache of the objective short-cuts them. Absolute times on a shared machine
@@ -159,9 +160,9 @@ class _Timers:
 def cnn_run(obj, evals: int) -> tuple[dict[str, float], float, int, int]:
     """An L-BFGS run of the default configuration (``pair_dtype="auto"``: float32 pairs for
     the float32 CNN, memory 10) on the CNN, with its parts timed inside the run, where the
-    machine is in the state a study sees: seconds per part (``value_and_grad``, two-loop,
-    pair push, the line search's and recorder's vector passes), the run's wall seconds,
-    evaluations and steps."""
+    machine is in the state a study sees: seconds per part (``value_and_grad``, the direction
+    and its slope, the pair push, the line search's and recorder's vector passes), the run's
+    wall seconds, evaluations and steps."""
     from toposcape import _core
     from toposcape.optim import _vec, directions
 
@@ -170,7 +171,7 @@ def cnn_run(obj, evals: int) -> tuple[dict[str, float], float, int, int]:
     ts.optim.get("lbfgs").run(obj, max_evals=12, progress=False)
     with _Timers() as timers:
         timers.wrap(obj, "value_and_grad", "value_and_grad")
-        timers.wrap(directions.LBFGS, "direction", "two_loop")
+        timers.wrap(directions.LBFGS, "direction_and_slope", "direction")
         timers.wrap(directions.LBFGS, "update_step", "push")
         timers.wrap(_vec, "dot", "passes")
         timers.wrap(_vec, "distance", "passes")
@@ -179,7 +180,7 @@ def cnn_run(obj, evals: int) -> tuple[dict[str, float], float, int, int]:
         start = time.perf_counter()
         traj = opt.run(obj, max_evals=evals, progress=False)
         seconds = time.perf_counter() - start
-    parts = {key: timers.total(key) for key in ("value_and_grad", "two_loop", "push", "passes")}
+    parts = {key: timers.total(key) for key in ("value_and_grad", "direction", "push", "passes")}
     return parts, seconds, traj.n_evals, traj.n_steps
 
 
@@ -297,11 +298,20 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
     for _ in range(10):
         s, y = rng.standard_normal((2, n))
         mem.push(s, y + s, skip_scale=-np.inf)
-    g = rng.standard_normal(n)
-    # the pairs (10 x 2 float32 vectors) are the working set; each is read twice
-    two_loop_bytes = moved(2 * 2 * 10 * 4 * n + 8 * n, 8 * n, rates, footprint=80 * n)
-    standalone = median_time(lambda: mem.two_loop(g), repeat)
-    rows.append(("two-loop (10 float32 pairs)", standalone, two_loop_bytes))
+    g_old, d = rng.standard_normal((2, n))
+    g = g_old + 0.5 * d
+    # The compact direction (float32 pairs, m = 10): each pass reads the 10 pairs' rows and g,
+    # the second writes d. The pairs (80 bytes per entry) are the working set.
+    direction_bytes = moved(2 * (2 * 10 * 4 + 8) * n, 8 * n, rates, footprint=80 * n)
+
+    def push_and_direction():  # a new pair each step: its Gram entries are gathered
+        mem.push_step(d, 0.5, g, g_old, skip_scale=-np.inf)
+        mem.direction_and_slope(g)
+
+    standalone = median_time(push_and_direction, repeat)
+    push_bytes = moved(3 * 8 * n, 2 * 4 * n, rates)
+    both = push_bytes + direction_bytes
+    rows.append(("pair push + direction (10 float32 pairs)", standalone, both))
     parts, run_seconds, run_evals, run_steps = cnn_run(obj, evals=60)
     per_eval = {key: value / run_evals for key, value in parts.items()}
     steps_per_eval = run_steps / run_evals
@@ -312,22 +322,28 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
             0.0,
         )
     )
-    rows.append(("two-loop inside the run", per_eval["two_loop"], two_loop_bytes * steps_per_eval))
+    rows.append(
+        (
+            "direction and its slope inside the run",
+            per_eval["direction"],
+            direction_bytes * steps_per_eval,
+        )
+    )
     rows.append(
         (
             "pair push inside the run",
             per_eval["push"],
             # d, g_new, g_old in; s, y (float32) out; once per step
-            moved(3 * 8 * n, 2 * 4 * n, rates) * steps_per_eval,
+            push_bytes * steps_per_eval,
         )
     )
     rows.append(
         (
             "line search and recorder passes inside the run (trial point, slopes, norms)",
             per_eval["passes"],
-            # per evaluation: trial point (2 in, 1 out), slope (2 in); per step: the step's
-            # slope (2 in), gradient norm (1 in), distance from theta0 (2 in)
-            moved(4 * 8 * n, 8 * n, rates) + moved(5 * 8 * n, 0, rates) * steps_per_eval,
+            # per evaluation: trial point (2 in, 1 out), slope (2 in); per step: gradient
+            # norm (1 in), distance from theta0 (2 in)
+            moved(4 * 8 * n, 8 * n, rates) + moved(3 * 8 * n, 0, rates) * steps_per_eval,
         )
     )
     rows.append(
@@ -337,8 +353,8 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
             0.0,
         )
     )
-    # the standalone two-loop row is a check of the in-run one, not a part of the sum
-    summed = [r for r in rows if not r[0].startswith("two-loop (")]
+    # the standalone row is a check of the in-run ones, not a part of the sum
+    summed = [r for r in rows if not r[0].startswith("pair push + direction (")]
     whole = run_seconds / run_evals
     rows.append(
         (

@@ -190,6 +190,25 @@ void bind_optim(py::module_& m) {
             "representation (two passes over the pairs, none over a work vector) with float32 "
             "pairs; the same matrix, different rounding")
         .def(
+            "direction_and_slope",
+            [](const LbfgsMemory& mem, py::handle g_obj, py::object out) {
+                const char* fn = "LbfgsMemory.direction_and_slope";
+                const auto g = real_array<double>(g_obj, fn, "g");
+                const double* gp = vector_arg(g, mem.n(), "LbfgsMemory.direction_and_slope: g");
+                auto result = output_arg(out, mem.n(), fn);
+                double* op = result.mutable_data();
+                require(op != gp, "out must not alias g");
+                double slope;
+                {
+                    py::gil_scoped_release release;
+                    mem.direction(gp, op, &slope);
+                }
+                return py::make_tuple(result, slope);
+            },
+            py::arg("g"), py::arg("out") = py::none(),
+            "(d, g.d): direction(g) and its slope (float32 pairs: summed in the direction's "
+            "own pass)")
+        .def(
             "apply_b",
             [](const LbfgsMemory& mem, py::handle v, py::object out) {
                 return apply_memory<&LbfgsMemory::apply_b>(mem, v, out, "LbfgsMemory.apply_b");

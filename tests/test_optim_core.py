@@ -313,7 +313,10 @@ def test_compact_direction_is_its_documented_order_bit_for_bit(threads, wide):
             gamma = stored[-1][2] / stored[-1][3]
             expected = _compact_direction_in_order(stored, g, gamma, shares)
             np.testing.assert_array_equal(mem.direction(g), expected)
-            np.testing.assert_array_equal(mem.direction(g), expected)  # from the cache
+            d, slope = mem.direction_and_slope(g)  # from the cache
+            np.testing.assert_array_equal(d, expected)
+            # the slope is summed in pass 2, in the lanes' order over the shares
+            assert slope == _compact_dot(g, expected, shares)
     finally:
         _core.set_num_threads(0)
         _core._compact_wide_vectors(int(before))

@@ -8,8 +8,8 @@ namespace toposcape::optim {
 
 namespace {
 
-constexpr int64_t kBlock = 64;  // entries per block: its g and converted y rows stay in L1
-constexpr int kLanes = 4;
+constexpr int64_t kBlock = kCompactBlock;
+constexpr int kLanes = kCompactLanes;
 
 // Two or four doubles in one vector register (GCC and Clang vector extensions), so that the
 // lane sums stay in registers: four lanes as two 16-byte vectors (SSE2, NEON) or one 32-byte
@@ -128,35 +128,25 @@ TOPOSCAPE_INLINE void block_dots(const T* __restrict s, const T* __restrict y,
 
 template <class T, bool Wide>
 TOPOSCAPE_INLINE void products(const T* const* S, const T* const* Y, int k, const double* g,
-                               const T* const* Yc, int p, int64_t lo, int64_t hi,
-                               double* lanes, double* yc) {
+                               const double* yc, int p, int64_t len, double* lanes) {
     const int per_row = 2 + 2 * p;
-    for (int64_t b0 = lo; b0 < hi; b0 += kBlock) {
-        const int64_t len = std::min(kBlock, hi - b0);
-        for (int c = 0; c < p; ++c)
-            for (int64_t j = 0; j < len; ++j)
-                yc[c * kBlock + j] = static_cast<double>(Yc[c][b0 + j]);
-        for (int i = 0; i < k; ++i) {
-            double* acc = lanes + static_cast<size_t>(i) * per_row * kLanes;
-            const T* s = S[i] + b0;
-            const T* y = Y[i] + b0;
-            if (p == 0) {
-                block_dots<T, true, false, Wide>(s, y, g + b0, nullptr, len, acc);
-                continue;
-            }
-            block_dots<T, true, true, Wide>(s, y, g + b0, yc, len, acc);
-            for (int c = 1; c < p; ++c)
-                block_dots<T, false, true, Wide>(s, y, nullptr, yc + c * kBlock, len,
-                                                 acc + (2 + 2 * c) * kLanes);
+    for (int i = 0; i < k; ++i) {
+        double* acc = lanes + static_cast<size_t>(i) * per_row * kLanes;
+        if (p == 0) {
+            block_dots<T, true, false, Wide>(S[i], Y[i], g, nullptr, len, acc);
+            continue;
         }
+        block_dots<T, true, true, Wide>(S[i], Y[i], g, yc, len, acc);
+        for (int c = 1; c < p; ++c)
+            block_dots<T, false, true, Wide>(S[i], Y[i], nullptr, yc + c * kBlock, len,
+                                             acc + (2 + 2 * c) * kLanes);
     }
 }
 
 template <class T>
 void products_narrow(const T* const* S, const T* const* Y, int k, const double* g,
-                     const T* const* Yc, int p, int64_t lo, int64_t hi, double* lanes,
-                     double* yc) {
-    products<T, false>(S, Y, k, g, Yc, p, lo, hi, lanes, yc);
+                     const double* yc, int p, int64_t len, double* lanes) {
+    products<T, false>(S, Y, k, g, yc, p, len, lanes);
 }
 
 #if defined(__x86_64__)
@@ -164,19 +154,17 @@ void products_narrow(const T* const* S, const T* const* Y, int k, const double* 
 // without contraction, so the lanes' roundings are those of the narrow version).
 template <class T>
 __attribute__((target("avx2"))) void products_wide(const T* const* S, const T* const* Y,
-                                                   int k, const double* g, const T* const* Yc,
-                                                   int p, int64_t lo, int64_t hi,
-                                                   double* lanes, double* yc) {
-    products<T, true>(S, Y, k, g, Yc, p, lo, hi, lanes, yc);
+                                                   int k, const double* g, const double* yc,
+                                                   int p, int64_t len, double* lanes) {
+    products<T, true>(S, Y, k, g, yc, p, len, lanes);
 }
 
 bool detect_wide() { return __builtin_cpu_supports("avx2"); }
 #else
 template <class T>
 void products_wide(const T* const* S, const T* const* Y, int k, const double* g,
-                   const T* const* Yc, int p, int64_t lo, int64_t hi, double* lanes,
-                   double* yc) {
-    products<T, false>(S, Y, k, g, Yc, p, lo, hi, lanes, yc);
+                   const double* yc, int p, int64_t len, double* lanes) {
+    products<T, false>(S, Y, k, g, yc, p, len, lanes);
 }
 
 bool detect_wide() { return false; }
@@ -193,26 +181,46 @@ bool compact_wide_vectors(int use) {
 }
 
 template <class T>
-void compact_products(const T* const* S, const T* const* Y, int k, const double* g,
-                      const T* const* Yc, int p, int64_t lo, int64_t hi, double* sums) {
-    // lanes[(i, product)]: for row i the products (s.g, y.g) then per column (s.yc, y.yc)
-    const int per_row = 2 + 2 * p;
-    std::vector<double> lanes(static_cast<size_t>(k) * per_row * kLanes, 0.0);
-    std::vector<double> yc(static_cast<size_t>(std::max(p, 1)) * kBlock);
+void compact_block_products(const T* const* S, const T* const* Y, int k, const double* g,
+                            const double* yc, int p, int64_t len, double* lanes) {
     if (use_wide.load(std::memory_order_relaxed))
-        products_wide<T>(S, Y, k, g, Yc, p, lo, hi, lanes.data(), yc.data());
+        products_wide<T>(S, Y, k, g, yc, p, len, lanes);
     else
-        products_narrow<T>(S, Y, k, g, Yc, p, lo, hi, lanes.data(), yc.data());
-    auto lane_sum = [](const double* a) { return (a[0] + a[1]) + (a[2] + a[3]); };
+        products_narrow<T>(S, Y, k, g, yc, p, len, lanes);
+}
+
+void compact_lane_sums(const double* lanes, int k, int p, double* sums) {
+    const int per_row = 2 + 2 * p;
     for (int i = 0; i < k; ++i) {
-        const double* acc = lanes.data() + static_cast<size_t>(i) * per_row * kLanes;
-        sums[i] = lane_sum(acc);
-        sums[k + i] = lane_sum(acc + kLanes);
+        const double* acc = lanes + static_cast<size_t>(i) * per_row * kLanes;
+        sums[i] = compact_lane_sum(acc);
+        sums[k + i] = compact_lane_sum(acc + kLanes);
         for (int c = 0; c < p; ++c) {
-            sums[2 * k + 2 * k * c + i] = lane_sum(acc + (2 + 2 * c) * kLanes);
-            sums[2 * k + 2 * k * c + k + i] = lane_sum(acc + (3 + 2 * c) * kLanes);
+            sums[2 * k + 2 * k * c + i] = compact_lane_sum(acc + (2 + 2 * c) * kLanes);
+            sums[2 * k + 2 * k * c + k + i] = compact_lane_sum(acc + (3 + 2 * c) * kLanes);
         }
     }
+}
+
+template <class T>
+void compact_products(const T* const* S, const T* const* Y, int k, const double* g,
+                      const T* const* Yc, int p, int64_t lo, int64_t hi, double* sums) {
+    std::vector<double> lanes(static_cast<size_t>(k) * (2 + 2 * p) * kLanes, 0.0);
+    std::vector<double> yc(static_cast<size_t>(std::max(p, 1)) * kBlock);
+    std::vector<const T*> S_at(k), Y_at(k);
+    for (int64_t b0 = lo; b0 < hi; b0 += kBlock) {
+        const int64_t len = std::min(kBlock, hi - b0);
+        for (int c = 0; c < p; ++c)
+            for (int64_t j = 0; j < len; ++j)
+                yc[c * kBlock + j] = static_cast<double>(Yc[c][b0 + j]);
+        for (int i = 0; i < k; ++i) {
+            S_at[i] = S[i] + b0;
+            Y_at[i] = Y[i] + b0;
+        }
+        compact_block_products<T>(S_at.data(), Y_at.data(), k, g + b0, yc.data(), p, len,
+                                  lanes.data());
+    }
+    compact_lane_sums(lanes.data(), k, p, sums);
 }
 
 namespace {
@@ -222,6 +230,7 @@ TOPOSCAPE_INLINE void combine(const T* const* S, const T* const* Y, int k, const
                               double c, const double* cs, const double* cy, int64_t lo,
                               int64_t hi, double* out) {
     // Eight entries at a time, their partial results in registers while every row streams by.
+    // (lo - hi need not be a multiple of 8: shares are, blocks of a caller need not be.)
     constexpr int kGroup = 8;
     int64_t j = lo;
     for (; j + kGroup <= hi; j += kGroup) {
@@ -286,25 +295,43 @@ void combine_wide(const T* const* S, const T* const* Y, int k, const double* g, 
 }  // namespace
 
 template <class T>
-void compact_combine(const T* const* S, const T* const* Y, int k, const double* g, double c,
-                     const double* cs, const double* cy, int64_t lo, int64_t hi, double* out) {
-    if (use_wide.load(std::memory_order_relaxed))
-        combine_wide<T>(S, Y, k, g, c, cs, cy, lo, hi, out);
-    else
-        combine_narrow<T>(S, Y, k, g, c, cs, cy, lo, hi, out);
+double compact_combine(const T* const* S, const T* const* Y, int k, const double* g, double c,
+                       const double* cs, const double* cy, int64_t lo, int64_t hi,
+                       double* out) {
+    // In blocks, each block's g.out read back from L1 while the block is still there.
+    double slope[kLanes] = {0, 0, 0, 0};
+    const bool wide = use_wide.load(std::memory_order_relaxed);
+    for (int64_t b0 = lo; b0 < hi; b0 += kBlock) {
+        const int64_t b1 = std::min(hi, b0 + kBlock);
+        if (wide)
+            combine_wide<T>(S, Y, k, g, c, cs, cy, b0, b1, out);
+        else
+            combine_narrow<T>(S, Y, k, g, c, cs, cy, b0, b1, out);
+        int64_t j = b0;  // b0 - lo is a multiple of kLanes
+        for (; j + kLanes <= b1; j += kLanes)
+            for (int l = 0; l < kLanes; ++l) slope[l] += g[j + l] * out[j + l];
+        for (int l = 0; j + l < b1; ++l) slope[l] += g[j + l] * out[j + l];
+    }
+    return compact_lane_sum(slope);
 }
 
+template void compact_block_products<float>(const float* const*, const float* const*, int,
+                                            const double*, const double*, int, int64_t,
+                                            double*);
+template void compact_block_products<double>(const double* const*, const double* const*, int,
+                                             const double*, const double*, int, int64_t,
+                                             double*);
 template void compact_products<float>(const float* const*, const float* const*, int,
                                       const double*, const float* const*, int, int64_t,
                                       int64_t, double*);
 template void compact_products<double>(const double* const*, const double* const*, int,
                                        const double*, const double* const*, int, int64_t,
                                        int64_t, double*);
-template void compact_combine<float>(const float* const*, const float* const*, int,
-                                     const double*, double, const double*, const double*,
-                                     int64_t, int64_t, double*);
-template void compact_combine<double>(const double* const*, const double* const*, int,
-                                      const double*, double, const double*, const double*,
-                                      int64_t, int64_t, double*);
+template double compact_combine<float>(const float* const*, const float* const*, int,
+                                       const double*, double, const double*, const double*,
+                                       int64_t, int64_t, double*);
+template double compact_combine<double>(const double* const*, const double* const*, int,
+                                        const double*, double, const double*, const double*,
+                                        int64_t, int64_t, double*);
 
 }  // namespace toposcape::optim

@@ -334,27 +334,87 @@ void LbfgsMemory::two_loop_impl(const double* g, double* out, bool negate) const
     }
 }
 
-void LbfgsMemory::direction(const double* g, double* out) const {
+void LbfgsMemory::direction(const double* g, double* out, double* slope) const {
     std::shared_lock lock(mutex_);
     if (single_) {
-        compact_direction<float>(g, out);
+        std::lock_guard<std::mutex> cache_lock(compact_mutex_);
+        const double dg = compact_direction<float>(g, out);
+        if (slope) *slope = dg;
     } else {
         two_loop_impl<double>(g, out, true);
+        if (slope) *slope = dot_threaded(g, out, n_);
     }
 }
 
-// -H g = -(gamma g + S p - gamma Y t) with t = R^{-1} a, p = R^{-T} ((D + gamma Y^T Y) t -
-// gamma b), a = S^T g, b = Y^T g, R = upper(S^T Y), D = diag(s_i.y_i) (pairs chronological;
-// as apply_h). R's and D's diagonal and Y^T Y's are the push's s.y and y.y, as in the two-loop.
-template <class T>
-void LbfgsMemory::compact_direction(const double* g, double* out) const {
+// The k x k algebra of the compact direction: with a = S^T g, b = Y^T g of the held pairs
+// (chronological) and the Gram cache complete, the coefficients of d = -gamma g + S cs +
+// Y cy = -H g: t = R^{-1} a, q = R^{-T} ((D + gamma Y^T Y) t - gamma b), cs = -q,
+// cy = gamma t, R = upper(S^T Y), D = diag(s_i.y_i) (as apply_h). R's and D's diagonal and
+// Y^T Y's are the push's s.y and y.y, as in the two-loop.
+void LbfgsMemory::compact_coefficients(const double* a, const double* b, double* cs,
+                                       double* cy) const {
     const int k = count_;
     const double gam = gamma_unlocked();
-    if (k == 0) {
-        for (int64_t j = 0; j < n_; ++j) out[j] = -gam * g[j];
-        return;
+    auto R = [&](int i, int j) { return i == j ? sy(i) : slot_sy_[slot(i) * slots_ + slot(j)]; };
+    auto YY = [&](int i, int j) {
+        return i == j ? yy_[slot(i)] : slot_yy_[slot(i) * slots_ + slot(j)];
+    };
+    std::vector<double> t(k), u(k), q(k);
+    for (int i = k - 1; i >= 0; --i) {  // t = R^{-1} a
+        double acc = a[i];
+        for (int j = i + 1; j < k; ++j) acc -= R(i, j) * t[j];
+        t[i] = acc / sy(i);
     }
-    std::lock_guard<std::mutex> cache_lock(compact_mutex_);
+    for (int i = 0; i < k; ++i) {  // u = (D + gamma Y^T Y) t - gamma b
+        double acc = 0.0;
+        for (int j = 0; j < k; ++j) acc += YY(i, j) * t[j];
+        u[i] = sy(i) * t[i] + gam * acc - gam * b[i];
+    }
+    for (int i = 0; i < k; ++i) {  // q = R^{-T} u
+        double acc = u[i];
+        for (int j = 0; j < i; ++j) acc -= R(j, i) * q[j];
+        q[i] = acc / sy(i);
+    }
+    for (int i = 0; i < k; ++i) {
+        cs[i] = -q[i];
+        cy[i] = gam * t[i];
+    }
+}
+
+void LbfgsMemory::store_gram_column(int64_t col, int k_rows, const double* r,
+                                    const double* w) const {
+    for (int i = 0; i < k_rows; ++i) {
+        const int64_t row = slot(i);
+        slot_sy_[row * slots_ + col] = r[i];
+        slot_yy_[row * slots_ + col] = slot_yy_[col * slots_ + row] = w[i];
+    }
+    slot_pending_[col] = 0;
+}
+
+namespace {
+
+// Partial sums of the threads, added in thread order (deterministic for a given count).
+void add_in_thread_order(const std::vector<double>& partial, int threads, int count,
+                         double* sums) {
+    for (int e = 0; e < count; ++e) sums[e] = 0.0;
+    for (int t = 0; t < threads; ++t)
+        for (int e = 0; e < count; ++e) sums[e] += partial[static_cast<size_t>(t) * count + e];
+}
+
+}  // namespace
+
+template <class T>
+double LbfgsMemory::compact_direction(const double* g, double* out) const {
+    const int k = count_;
+    const int threads = threads_for(n_);
+    auto share_of = [&](int t, int nt, int64_t& lo, int64_t& hi) {
+        if (nt == 1) {
+            lo = 0;
+            hi = n_;
+        } else {
+            chunk_of(n_, t, nt, lo, hi);
+        }
+    };
     std::vector<const T*> S(k), Y(k), Yc;
     std::vector<int> pending;  // chronological indices whose Gram entries are missing
     for (int i = 0; i < k; ++i) {
@@ -365,76 +425,38 @@ void LbfgsMemory::compact_direction(const double* g, double* out) const {
             Yc.push_back(y<T>(i));
         }
     }
+    // Pass 1: a = S^T g, b = Y^T g and the pending Gram columns.
     const int p = static_cast<int>(pending.size());
     const int nsum = 2 * k + 2 * k * p;
-    std::vector<double> sums(nsum, 0.0);
-    std::vector<double> cs(k), cy(k), t(k), u(k), q(k);
-    // The k x k algebra, once the inner products are in sums.
-    auto coefficients = [&]() {
-        for (int c = 0; c < p; ++c) {
-            const int64_t col = slot(pending[c]);
-            for (int i = 0; i < k; ++i) {
-                const int64_t row = slot(i);
-                slot_sy_[row * slots_ + col] = sums[2 * k + 2 * k * c + i];
-                slot_yy_[row * slots_ + col] = slot_yy_[col * slots_ + row] =
-                    sums[2 * k + 2 * k * c + k + i];
-            }
-            slot_pending_[col] = 0;
-        }
-        auto R = [&](int i, int j) {
-            return i == j ? sy(i) : slot_sy_[slot(i) * slots_ + slot(j)];
-        };
-        auto YY = [&](int i, int j) {
-            return i == j ? yy_[slot(i)] : slot_yy_[slot(i) * slots_ + slot(j)];
-        };
-        for (int i = k - 1; i >= 0; --i) {  // t = R^{-1} a
-            double acc = sums[i];
-            for (int j = i + 1; j < k; ++j) acc -= R(i, j) * t[j];
-            t[i] = acc / sy(i);
-        }
-        for (int i = 0; i < k; ++i) {  // u = (D + gamma Y^T Y) t - gamma b
-            double acc = 0.0;
-            for (int j = 0; j < k; ++j) acc += YY(i, j) * t[j];
-            u[i] = sy(i) * t[i] + gam * acc - gam * sums[k + i];
-        }
-        for (int i = 0; i < k; ++i) {  // q = R^{-T} u
-            double acc = u[i];
-            for (int j = 0; j < i; ++j) acc -= R(j, i) * q[j];
-            q[i] = acc / sy(i);
-        }
-        for (int i = 0; i < k; ++i) {  // d = -gamma g - S q + gamma Y t
-            cs[i] = -q[i];
-            cy[i] = gam * t[i];
-        }
-    };
-    const int threads = threads_for(n_);
-    if (threads == 1) {
-        compact_products<T>(S.data(), Y.data(), k, g, Yc.data(), p, 0, n_, sums.data());
-        coefficients();
-        compact_combine<T>(S.data(), Y.data(), k, g, -gam, cs.data(), cy.data(), 0, n_, out);
-        return;
-    }
-    // One parallel region: each thread's partial sums, added in thread order (deterministic
-    // for a given thread count), the algebra on one thread, then each thread's share of d.
-    std::vector<double> partial(static_cast<size_t>(threads) * nsum);
-#pragma omp parallel num_threads(threads)
+    std::vector<double> partial(static_cast<size_t>(threads) * nsum), sums(nsum);
+#pragma omp parallel num_threads(threads) if (threads > 1)
     {
-        const int me = omp_get_thread_num();
-        const int nt = omp_get_num_threads();
+        const int me = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t lo, hi;
-        chunk_of(n_, me, nt, lo, hi);
+        share_of(me, nt, lo, hi);
         compact_products<T>(S.data(), Y.data(), k, g, Yc.data(), p, lo, hi,
                             partial.data() + static_cast<size_t>(me) * nsum);
-#pragma omp barrier
-#pragma omp single
-        {
-            for (int v = 0; v < nt; ++v)
-                for (int e = 0; e < nsum; ++e)
-                    sums[e] += partial[static_cast<size_t>(v) * nsum + e];
-            coefficients();
-        }
-        compact_combine<T>(S.data(), Y.data(), k, g, -gam, cs.data(), cy.data(), lo, hi, out);
     }
+    add_in_thread_order(partial, threads, nsum, sums.data());
+    for (int c = 0; c < p; ++c)
+        store_gram_column(slot(pending[c]), k, sums.data() + 2 * k + 2 * k * c,
+                          sums.data() + 2 * k + 2 * k * c + k);
+    // The k x k algebra, then pass 2: d and its slope g.d.
+    std::vector<double> cs(k), cy(k);
+    compact_coefficients(sums.data(), sums.data() + k, cs.data(), cy.data());
+    const double gam = gamma_unlocked();
+    std::vector<double> slopes(threads, 0.0);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        const int me = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t lo, hi;
+        share_of(me, nt, lo, hi);
+        slopes[me] = compact_combine<T>(S.data(), Y.data(), k, g, -gam, cs.data(), cy.data(),
+                                        lo, hi, out);
+    }
+    double slope = 0.0;
+    for (double v : slopes) slope += v;
+    return slope;
 }
 
 void LbfgsMemory::gram(std::vector<double>& SS, std::vector<double>& SY,

@@ -65,7 +65,9 @@ public:
     // its push, from the stored (rounded) rows, so H_k is exactly that of the stored pairs.
     // Same matrix as two_loop, different rounding. Calls on one memory serialise on the Gram
     // cache while a new pair's entries are gathered.
-    void direction(const double* g, double* out) const;
+    // slope: if given, receives g.out (with float storage from the direction's own pass, in
+    // its lane order; with double storage dot_threaded(g, out)).
+    void direction(const double* g, double* out, double* slope = nullptr) const;
     // out = B_k v and out = H_k v from the compact representations.
     void apply_b(const double* v, double* out) const;
     void apply_h(const double* v, double* out) const;
@@ -99,8 +101,12 @@ private:
     bool push_impl(const Pair& pair, double skip_scale, double eps, double sy);
     template <class T>
     void two_loop_impl(const double* g, double* out, bool negate) const;
+    // The compact direction (float storage; the caller holds mutex_ shared and
+    // compact_mutex_). Returns g.out.
     template <class T>
-    void compact_direction(const double* g, double* out) const;
+    double compact_direction(const double* g, double* out) const;
+    void compact_coefficients(const double* a, const double* b, double* cs, double* cy) const;
+    void store_gram_column(int64_t col, int k_rows, const double* r, const double* w) const;
     template <class T>
     void gram_impl() const;
     template <class T>

@@ -44,6 +44,12 @@ class DirectionRule(ABC):
     def direction(self, g: np.ndarray) -> np.ndarray:
         """Search direction for the gradient ``g`` (n,)."""
 
+    def direction_and_slope(self, g: np.ndarray) -> tuple[np.ndarray, float]:
+        """``(d, g . d)``: :meth:`direction` and its slope. Rules that can take the slope
+        from the direction's own pass over ``g`` override this (L-BFGS with float32 pairs)."""
+        d = self.direction(g)
+        return d, _vec.dot(g, d)
+
     def update(self, s: np.ndarray, y: np.ndarray, gd: float) -> None:
         """Record an accepted step ``s = theta_new - theta``, ``y = g_new - g``.
 
@@ -189,7 +195,15 @@ class LBFGS(DirectionRule):
         return tuple(self._held)
 
     def direction(self, g: np.ndarray) -> np.ndarray:
-        return self._mem.direction(g)
+        return self.direction_and_slope(g)[0]
+
+    def direction_and_slope(self, g: np.ndarray) -> tuple[np.ndarray, float]:
+        # Float32 pairs: the slope is summed in the compact direction's second pass, which
+        # reads g and writes d anyway (one pass over both vectors fewer per step).
+        if self._mem.single:
+            return self._mem.direction_and_slope(g)
+        d = self._mem.direction(g)
+        return d, _vec.dot(g, d)
 
     def update(self, s: np.ndarray, y: np.ndarray, gd: float) -> None:
         # A pair that overflowed (s = t d or y = g_new - g_old) carries no curvature: skip it,

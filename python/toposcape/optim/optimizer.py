@@ -184,8 +184,7 @@ class Optimizer(Runner):
                 break
             if select_batch is not None:
                 select_batch(steps + 1)
-            d = direction.direction(G)
-            slope = _vec.dot(G, d)
+            d, slope = direction.direction_and_slope(G)
             if not math.isfinite(slope):  # a direction rule overflowed: never step to NaN
                 reason, message = "nonfinite_direction", "the direction rule returned NaN or inf"
                 break
