@@ -111,6 +111,7 @@ def split(problem, repeat: int) -> dict[str, float]:
         "total": median_time(total, repeat),
         "two_loop": median_time(lambda: mem.two_loop(g), repeat),
         "two_loop32": median_time(lambda: mem32.two_loop(g), repeat),
+        "direction32": median_time(lambda: mem32.direction(g), repeat),
     }
 
 
@@ -311,15 +312,17 @@ def main() -> None:
         print("\n### Time per evaluation (ms, median), CNN float32, MBB beam\n")
         print(
             "| grid | parameters | CNN fwd+bwd | design pipeline | physics | value_and_grad "
-            "| L-BFGS two-loop (m=10) | two-loop, float32 pairs |"
+            "| L-BFGS two-loop (m=10) | two-loop, float32 pairs | compact direction, float32 "
+            "pairs |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for w, h in sizes:
             r = split(ts.problems.mbb_beam(width=w, height=h, density=0.5), repeat)
             print(
                 f"| {w}x{h} | {r['parameters']:,} | {r['cnn'] * 1e3:.1f} | "
                 f"{r['pipeline'] * 1e3:.1f} | {r['physics'] * 1e3:.1f} | {r['total'] * 1e3:.1f} | "
-                f"{r['two_loop'] * 1e3:.1f} | {r['two_loop32'] * 1e3:.1f} |",
+                f"{r['two_loop'] * 1e3:.1f} | {r['two_loop32'] * 1e3:.1f} | "
+                f"{r['direction32'] * 1e3:.1f} |",
                 flush=True,
             )
 

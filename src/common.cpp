@@ -37,6 +37,51 @@ void bind_common(py::module_& m) {
         py::arg("base"), py::arg("step"), py::arg("d"),
         "base + step * d as a new array, in one pass (threaded for long vectors)");
     m.def(
+        "step_point_distance",
+        [](py::handle base_obj, double step, py::handle d_obj, py::handle ref_obj) {
+            const char* fn = "step_point_distance";
+            const auto base = real_array<double>(base_obj, fn, "base");
+            const auto d = real_array<double>(d_obj, fn, "d");
+            const auto ref = real_array<double>(ref_obj, fn, "ref");
+            require(base.ndim() == 1 && d.ndim() == 1 && ref.ndim() == 1 &&
+                        base.shape(0) == d.shape(0) && base.shape(0) == ref.shape(0),
+                    "step_point_distance needs three 1-D arrays of equal length");
+            const int64_t n = base.shape(0);
+            py::array_t<double> out(n);
+            const double* bp = base.data();
+            const double* dp = d.data();
+            const double* rp = ref.data();
+            double* op = out.mutable_data();
+            double dist2;
+            {
+                py::gil_scoped_release release;
+                dist2 = toposcape::step_point_distance_threaded(bp, step, dp, rp, op, n);
+            }
+            return py::make_tuple(out, std::sqrt(dist2));
+        },
+        py::arg("base"), py::arg("step"), py::arg("d"), py::arg("ref"),
+        "(point, ||point - ref||) with point = base + step * d, in one pass; the same numbers "
+        "as step_point and distance");
+    m.def(
+        "dot_and_norm",
+        [](py::handle a_obj, py::handle b_obj) {
+            const auto a = real_array<double>(a_obj, "dot_and_norm", "a");
+            const auto b = real_array<double>(b_obj, "dot_and_norm", "b");
+            require(a.ndim() == 1 && b.ndim() == 1 && a.shape(0) == b.shape(0),
+                    "dot_and_norm needs two 1-D arrays of equal length");
+            const double* ap = a.data();
+            const double* bp = b.data();
+            const int64_t n = a.shape(0);
+            double ab, aa;
+            {
+                py::gil_scoped_release release;
+                toposcape::dot_and_square_threaded(ap, bp, n, &ab, &aa);
+            }
+            return py::make_tuple(ab, std::sqrt(aa));
+        },
+        py::arg("a"), py::arg("b"),
+        "(a . b, ||a||) in one pass; the same numbers as dot(a, b) and sqrt(dot(a, a))");
+    m.def(
         "distance",
         [](py::handle a_obj, py::handle b_obj) {
             const auto a = real_array<double>(a_obj, "distance", "a");

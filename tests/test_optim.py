@@ -746,6 +746,20 @@ def test_lbfgs_float32_pairs_follow_the_float64_run_and_rebuild_exactly():
     assert far.losses[-1] < 1e-10
 
 
+@pytest.mark.parametrize("name", ["lbfgs", "gd_ls"])
+def test_recorded_norms_and_distances_are_those_of_the_recorded_iterates(name):
+    # The loop takes |g| and |theta - theta0| from the passes that made the trial point and
+    # its slope; they must be exactly what the recorder would compute from the iterates.
+    obj = Rosenbrock(n=150_001)  # above the core's parallel threshold
+    obj.x0 = np.full(obj.size, -0.5)
+    traj = ts.optim.get(name).run(obj, max_evals=12, record_params=True)
+    assert traj.n_steps >= 3
+    for k, theta in enumerate(traj.thetas):
+        assert traj.distances[k] == ts._core.distance(theta, traj.thetas[0])
+        g = obj.value_and_grad(theta)[1]
+        assert traj.grad_norms[k] == np.sqrt(ts._core.dot(g, g))
+
+
 def test_lbfgs_pair_dtype_validation():
     assert ts.optim.get("lbfgs", pair_dtype=np.float32).direction.pair_dtype == "float32"
     assert "pair_dtype='float32'" in repr(ts.optim.get("hd", lr=0.1, pair_dtype="float32"))

@@ -985,5 +985,23 @@ def test_level1_kernels_follow_the_documented_order(threads, n):
         d = a - b
         assert _core.distance(a, b) == math.sqrt(_dot_shares(d, d, shares))
         np.testing.assert_array_equal(_core.step_point(a, 0.37, b), a + 0.37 * b)
+        # the fused passes of the loop give exactly the separate calls' numbers
+        assert _core.dot_and_norm(a, b) == (_core.dot(a, b), math.sqrt(_core.dot(a, a)))
+        ref = rng.standard_normal(n)
+        point, distance = _core.step_point_distance(a, 0.37, b, ref)
+        np.testing.assert_array_equal(point, a + 0.37 * b)
+        assert distance == _core.distance(point, ref)
     finally:
         _core.set_num_threads(0)
+
+
+def test_fused_level1_kernels_reject_bad_arguments():
+    a = np.ones(5)
+    with pytest.raises(ValueError, match="equal length"):
+        _core.dot_and_norm(a, np.ones(4))
+    with pytest.raises(ValueError, match="equal length"):
+        _core.step_point_distance(a, 1.0, a, np.ones(6))
+    with pytest.raises(ValueError, match="equal length"):
+        _core.step_point_distance(a, 1.0, np.ones((5, 1)), a)
+    with pytest.raises((ValueError, TypeError)):
+        _core.dot_and_norm(a, "x")

@@ -88,4 +88,77 @@ void step_point_threaded(const double* base, double step, const double* d, doubl
     }
 }
 
+namespace {
+
+// dot(a, b) and dot(a, a) of one share, each in dot()'s order.
+void dot_and_square(const double* a, const double* b, int64_t n, double* ab, double* aa) {
+    double s[4] = {0, 0, 0, 0}, q[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (int l = 0; l < 4; ++l) {
+            s[l] += a[i + l] * b[i + l];
+            q[l] += a[i + l] * a[i + l];
+        }
+    }
+    for (; i < n; ++i) {
+        s[0] += a[i] * b[i];
+        q[0] += a[i] * a[i];
+    }
+    *ab = (s[0] + s[1]) + (s[2] + s[3]);
+    *aa = (q[0] + q[1]) + (q[2] + q[3]);
+}
+
+// step_point and distance_squared(out, ref) of one share, the latter in its order.
+double step_point_distance(const double* base, double step, const double* d, const double* ref,
+                           double* out, int64_t n) {
+    double s[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (int l = 0; l < 4; ++l) {
+            const double x = base[i + l] + step * d[i + l];
+            out[i + l] = x;
+            const double e = x - ref[i + l];
+            s[l] += e * e;
+        }
+    }
+    for (; i < n; ++i) {
+        const double x = base[i] + step * d[i];
+        out[i] = x;
+        s[0] += (x - ref[i]) * (x - ref[i]);
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+}  // namespace
+
+void dot_and_square_threaded(const double* a, const double* b, int64_t n, double* ab,
+                             double* aa) {
+    const int threads = threads_for(n);
+    if (threads == 1) {
+        dot_and_square(a, b, n, ab, aa);
+        return;
+    }
+    std::vector<double> partial(2 * threads, 0.0);
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num();
+        int64_t lo, hi;
+        chunk_of(n, t, omp_get_num_threads(), lo, hi);
+        dot_and_square(a + lo, b + lo, hi - lo, &partial[2 * t], &partial[2 * t + 1]);
+    }
+    *ab = 0.0;
+    *aa = 0.0;
+    for (int t = 0; t < threads; ++t) {
+        *ab += partial[2 * t];
+        *aa += partial[2 * t + 1];
+    }
+}
+
+double step_point_distance_threaded(const double* base, double step, const double* d,
+                                    const double* ref, double* out, int64_t n) {
+    return threaded_sum(n, [&](int64_t lo, int64_t hi) {
+        return step_point_distance(base + lo, step, d + lo, ref + lo, out + lo, hi - lo);
+    });
+}
+
 }  // namespace toposcape

@@ -27,6 +27,15 @@ double distance_squared_threaded(const double* a, const double* b, int64_t n);
 void step_point_threaded(const double* base, double step, const double* d, double* out,
                          int64_t n);
 
+// dot(a, b) and dot(a, a) in one pass, each bitwise what dot() gives (the optimizer loop's
+// slope g.d and the recorder's |g|^2 from one read of g).
+void dot_and_square_threaded(const double* a, const double* b, int64_t n, double* ab,
+                             double* aa);
+// step_point(base, step, d, out) and distance_squared(out, ref) in one pass (a trial point and
+// its distance from the run's start), the latter bitwise distance_squared_threaded's.
+double step_point_distance_threaded(const double* base, double step, const double* d,
+                                    const double* ref, double* out, int64_t n);
+
 // dot() over a stored row of doubles or floats and a double vector, accumulated in double
 // in the order of dot(), so that double storage gives exactly dot().
 template <class A, class B>

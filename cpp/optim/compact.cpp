@@ -19,11 +19,18 @@ typedef double Double4 __attribute__((vector_size(32)));
 
 #define TOPOSCAPE_INLINE inline __attribute__((always_inline))
 
+typedef float Float2 __attribute__((vector_size(8)));
+typedef float Float4 __attribute__((vector_size(16)));
+
+// Two or four consecutive entries of a row as doubles (a plain vector load, converted with
+// one vector instruction where T is float; independent of the compiler's SLP vectorizer).
+// Two or four consecutive entries of a row as doubles. Written as scalar conversions, which
+// GCC's SLP vectorizer turns into one vector load and convert (faster here than
+// __builtin_convertvector of a loaded float vector): this file must keep SLP on.
 template <class T>
 TOPOSCAPE_INLINE Double2 load2(const T* p) {
     return Double2{static_cast<double>(p[0]), static_cast<double>(p[1])};
 }
-
 template <class T>
 TOPOSCAPE_INLINE Double4 load4(const T* p) {
     return Double4{static_cast<double>(p[0]), static_cast<double>(p[1]),

@@ -142,27 +142,32 @@ class Optimizer(Runner):
             def evaluate(step: float) -> Trial:
                 if max_evals is not None and rec.n_evals >= max_evals:
                     raise BudgetExhausted
-                point = _core.step_point(base, step, d)
+                # the point and its distance from theta0 (the recorder's) in one pass
+                point, distance = _core.step_point_distance(base, step, d, rec.theta0)
                 loss, grad = evaluate_trial(obj, point, who)
                 rec.evaluation(point, loss)
                 finite = bool(np.isfinite(loss))
+                grad_norm = np.nan
                 if finite:
                     value, gvec = transform(loss, grad)
-                    slope = _vec.dot(gvec, d)
                     # Without transforms a finite slope proves every gradient entry finite
                     # (an inf entry makes its term inf or NaN), saving a pass; otherwise test
                     # both gradients (a transform can overflow a finite one).
                     if transforms:
+                        slope = _vec.dot(gvec, d)
                         finite = bool(
                             math.isfinite(value)
                             and np.all(np.isfinite(grad))
                             and np.all(np.isfinite(gvec))
                         )
-                    elif not math.isfinite(slope):
-                        finite = bool(np.all(np.isfinite(grad)))
+                    else:  # the slope and the recorder's gradient norm in one pass
+                        slope, grad_norm = _core.dot_and_norm(gvec, d)
+                        if not math.isfinite(slope):
+                            finite = bool(np.all(np.isfinite(grad)))
                 if not finite:
                     value, gvec, slope = np.nan, grad, np.nan
-                return Trial(step, point, loss, grad, value, gvec, slope)
+                    grad_norm = np.nan
+                return Trial(step, point, loss, grad, value, gvec, slope, grad_norm, distance)
 
             return evaluate
 
@@ -200,7 +205,7 @@ class Optimizer(Runner):
                 if best is not None and best.value < F:
                     theta, f, g = best.theta, best.loss, best.grad
                     steps += 1
-                    rec.accept(theta, f, g, best.step, slope)
+                    rec.accept(theta, f, g, best.step, slope, best.grad_norm, best.distance)
                 reason, message = "max_evals", "budget spent inside a step"
                 break
             if not outcome.accepted:
@@ -228,11 +233,11 @@ class Optimizer(Runner):
                 F, G = transform(f, g)
                 if not (math.isfinite(F) and np.all(np.isfinite(G))):
                     steps += 1
-                    rec.accept(theta, f, g, trial.step, slope)
+                    rec.accept(theta, f, g, trial.step, slope, distance=trial.distance)
                     reason, message = "nonfinite_loss", "the gradient transform overflowed"
                     break
             steps += 1
-            rec.accept(theta, f, g, trial.step, slope)
+            rec.accept(theta, f, g, trial.step, slope, trial.grad_norm, trial.distance)
             if self.ftol > 0 and decrease <= self.ftol * max(
                 abs(F_old), abs(F_old - decrease), 1.0
             ):

@@ -45,6 +45,9 @@ class Trial:
     value: float  # as the optimizer sees it (after gradient transforms)
     gvec: np.ndarray  # transformed gradient
     slope: float  # gvec . d
+    # Taken in the passes that made the point and the slope, for the recorder (NaN: not known)
+    grad_norm: float = float("nan")  # ||grad||
+    distance: float = float("nan")  # ||theta - theta0|| of the run
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -378,14 +379,22 @@ class TrajectoryRecorder:
         grad: np.ndarray,
         step_size: float = np.nan,
         directional_derivative: float = np.nan,
+        grad_norm: float = np.nan,
+        distance: float = np.nan,
     ) -> None:
+        """Record an accepted iterate. ``grad_norm`` (``||grad||``) and ``distance``
+        (``||theta - theta0||``) may be given when the caller's own passes produced them (the
+        same numbers: :func:`toposcape._core.dot_and_norm`, ``step_point_distance``); NaN
+        means compute them here."""
         self.losses.append(float(loss))
-        self.grad_norms.append(_vec.norm(grad))
+        self.grad_norms.append(_vec.norm(grad) if math.isnan(grad_norm) else float(grad_norm))
         self.step_sizes.append(float(step_size))
         self.evals.append(self.n_evals)
         self.evals_per_step.append(self.n_evals - self._evals_at_last_accept)
         self._evals_at_last_accept = self.n_evals
-        self.distances.append(_vec.distance(theta, self.theta0))
+        self.distances.append(
+            _vec.distance(theta, self.theta0) if math.isnan(distance) else float(distance)
+        )
         self.directional.append(float(directional_derivative))
         self.wall.append(self._clock() - self._start)
         if self.record_params:
