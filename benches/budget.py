@@ -34,8 +34,8 @@ values written and the element matrices read; the L-BFGS direction of m float32 
 compact form): each of its two passes reads the 2m pair rows (4 bytes per entry each) and
 ``g``, the second writes the direction; the pair push: ``d``, ``g_new``, ``g_old`` read,
 ``s``, ``y`` written; the line search's and recorder's
-passes: per evaluation the trial point and its slope, per step the gradient's norm and the
-distance from the start (the step's slope comes from the direction's pass).
+passes: per evaluation the trial point with its distance from the start, and the slope with
+the gradient's norm (one pass each; the step's slope comes from the direction's pass).
 
 The L-BFGS parts are timed *inside* a 60-evaluation L-BFGS run of the CNN itself (timing
 wrappers around ``value_and_grad``, the direction, the push and the level-1 passes):
@@ -176,6 +176,8 @@ def cnn_run(obj, evals: int) -> tuple[dict[str, float], float, int, int]:
         timers.wrap(_vec, "dot", "passes")
         timers.wrap(_vec, "distance", "passes")
         timers.wrap(_core, "step_point", "passes")
+        timers.wrap(_core, "step_point_distance", "passes")
+        timers.wrap(_core, "dot_and_norm", "passes")
         opt = ts.optim.get("lbfgs")
         start = time.perf_counter()
         traj = opt.run(obj, max_evals=evals, progress=False)
@@ -341,9 +343,9 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
         (
             "line search and recorder passes inside the run (trial point, slopes, norms)",
             per_eval["passes"],
-            # per evaluation: trial point (2 in, 1 out), slope (2 in); per step: gradient
-            # norm (1 in), distance from theta0 (2 in)
-            moved(4 * 8 * n, 8 * n, rates) + moved(3 * 8 * n, 0, rates) * steps_per_eval,
+            # per evaluation: the trial point and its distance from theta0 (3 in, 1 out), the
+            # slope and the gradient's norm (2 in)
+            moved(5 * 8 * n, 8 * n, rates),
         )
     )
     rows.append(
