@@ -1,5 +1,7 @@
-// L-BFGS memory: a ring buffer of curvature pairs (s, y), the two-loop recursion for H_k g and
-// the compact-representation products B_k v and H_k v of Byrd, Nocedal and Schnabel (1994).
+// L-BFGS memory: a ring buffer of curvature pairs (s, y), the two-loop recursion for H_k g, the
+// compact-representation products B_k v and H_k v of Byrd, Nocedal and Schnabel (1994), and
+// the descent direction -H_k g (the two-loop, or with float storage the compact form's two
+// passes, optim/compact.hpp).
 //
 // Pairs are stored in one contiguous block per kind (m x n, row i = one pair), so the two-loop
 // and the compact products are sequences of dot products and axpys over contiguous rows.
@@ -14,7 +16,8 @@
 // Thread safety: the bindings release the GIL around every pass, and Python threads (Dask
 // workers run tasks in threads) may share one memory, so every public method that reads the
 // pairs takes a shared lock and every method that changes them an exclusive one. Concurrent
-// products (two_loop, apply_b, apply_h) still run side by side; a push waits for them.
+// products (two_loop, apply_b, apply_h) still run side by side; a push waits for them; float
+// storage's directions run one at a time (they fill the Gram cache).
 #pragma once
 #include <cstdint>
 #include <mutex>
@@ -63,8 +66,8 @@ public:
     // (optim/compact.hpp): two passes over the pairs and none over a work vector, the Gram
     // entries s_i.y_j, y_i.y_j of each newly stored pair gathered in the first pass after
     // its push, from the stored (rounded) rows, so H_k is exactly that of the stored pairs.
-    // Same matrix as two_loop, different rounding. Calls on one memory serialise on the Gram
-    // cache while a new pair's entries are gathered.
+    // Same matrix as two_loop, different rounding. With float storage, calls on one memory
+    // run one at a time (they share the Gram cache).
     // slope: if given, receives g.out (with float storage from the direction's own pass, in
     // its lane order; with double storage dot_threaded(g, out)).
     void direction(const double* g, double* out, double* slope = nullptr) const;

@@ -1,5 +1,6 @@
 // ThreadSanitizer check of LbfgsMemory's locking, without Python: threads push, push_step,
-// clear, read and apply on one memory at once (.ci/sanitize builds and runs it).
+// clear, read and apply on one memory at once, with double and float storage (float: the
+// compact direction fills its Gram cache while others read) (.ci/sanitize builds and runs it).
 //
 // Vectors stay below the threaded-pass size (common/parallel.cpp) so that no OpenMP region
 // runs: libgomp is not instrumented and its barriers would read as races.
@@ -13,10 +14,10 @@
 
 using toposcape::optim::LbfgsMemory;
 
-int main() {
+int run(bool single) {
     const int64_t n = 4096;
     const int rounds = 200;
-    LbfgsMemory mem(n, 4);
+    LbfgsMemory mem(n, 4, single);
     std::vector<int> failures(4, 0);
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
@@ -41,6 +42,9 @@ int main() {
                                                   1e-16);
                 } else if (t == 2) {
                     mem.two_loop(g.data(), out.data(), true);
+                    double slope = 0.0;
+                    mem.direction(g.data(), out.data(), &slope);
+                    failures[t] += !(slope <= 0.0);  // -H g with H positive definite
                     mem.apply_b(g.data(), out.data());
                 } else {
                     mem.apply_h(g.data(), out.data());
@@ -55,11 +59,16 @@ int main() {
     int failed = 0;
     for (int f : failures) failed += f;
     if (mem.n_pushed() != 2 * rounds || mem.size() > mem.m() || failed != 0) {
-        std::fprintf(stderr, "lbfgs_threads: pushed %lld of %d, size %d, %d failed checks\n",
-                     static_cast<long long>(mem.n_pushed()), 2 * rounds, mem.size(), failed);
+        std::fprintf(stderr,
+                     "lbfgs_threads (%s pairs): pushed %lld of %d, size %d, %d failed checks\n",
+                     single ? "float" : "double", static_cast<long long>(mem.n_pushed()),
+                     2 * rounds, mem.size(), failed);
         return 1;
     }
-    std::printf("lbfgs_threads: ok (%lld pairs pushed by 2 threads while 2 others read)\n",
-                static_cast<long long>(mem.n_pushed()));
+    std::printf("lbfgs_threads (%s pairs): ok (%lld pairs pushed by 2 threads while 2 others "
+                "read)\n",
+                single ? "float" : "double", static_cast<long long>(mem.n_pushed()));
     return 0;
 }
+
+int main() { return run(false) | run(true); }
