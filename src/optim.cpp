@@ -72,6 +72,23 @@ py::array_t<double> apply_memory(const LbfgsMemory& mem, py::handle v_obj, py::o
     return result;
 }
 
+// out = op(g) for a vector op of the memory: g and out checked (out may be given, must not
+// alias g), the op run without the GIL.
+template <class Op>
+py::array_t<double> memory_vector_op(const LbfgsMemory& mem, py::handle g_obj, py::object out,
+                                     const char* fn, Op op) {
+    const auto g = real_array<double>(g_obj, fn, "g");
+    const double* gp = vector_arg(g, mem.n(), (std::string(fn) + ": g").c_str());
+    auto result = output_arg(out, mem.n(), fn);
+    double* o = result.mutable_data();
+    require(o != gp, "out must not alias g");
+    {
+        py::gil_scoped_release release;
+        op(gp, o);
+    }
+    return result;
+}
+
 py::tuple memory_pairs(const LbfgsMemory& mem) {
     std::vector<double> S, Y;
     int k;
@@ -158,32 +175,20 @@ void bind_optim(py::module_& m) {
         .def(
             "two_loop",
             [](const LbfgsMemory& mem, py::handle g_obj, py::object out, bool negate) {
-                const auto g = real_array<double>(g_obj, "LbfgsMemory.two_loop", "g");
-                const double* gp = vector_arg(g, mem.n(), "LbfgsMemory.two_loop: g");
-                auto result = output_arg(out, mem.n(), "LbfgsMemory.two_loop");
-                double* op = result.mutable_data();
-                require(op != gp, "out must not alias g");
-                {
-                    py::gil_scoped_release release;
-                    mem.two_loop(gp, op, negate);
-                }
-                return result;
+                return memory_vector_op(mem, g_obj, out, "LbfgsMemory.two_loop",
+                                        [&](const double* g, double* o) {
+                                            mem.two_loop(g, o, negate);
+                                        });
             },
             py::arg("g"), py::arg("out") = py::none(), py::arg("negate") = false,
             "H_k g by the two-loop recursion, H_0 = gamma I (negate: -H_k g)")
         .def(
             "direction",
             [](const LbfgsMemory& mem, py::handle g_obj, py::object out) {
-                const auto g = real_array<double>(g_obj, "LbfgsMemory.direction", "g");
-                const double* gp = vector_arg(g, mem.n(), "LbfgsMemory.direction: g");
-                auto result = output_arg(out, mem.n(), "LbfgsMemory.direction");
-                double* op = result.mutable_data();
-                require(op != gp, "out must not alias g");
-                {
-                    py::gil_scoped_release release;
-                    mem.direction(gp, op);
-                }
-                return result;
+                return memory_vector_op(mem, g_obj, out, "LbfgsMemory.direction",
+                                        [&](const double* g, double* o) {
+                                            mem.direction(g, o);
+                                        });
             },
             py::arg("g"), py::arg("out") = py::none(),
             "-H_k g, the L-BFGS direction: the two-loop with float64 pairs, the compact "
@@ -192,18 +197,12 @@ void bind_optim(py::module_& m) {
         .def(
             "direction_and_slope",
             [](const LbfgsMemory& mem, py::handle g_obj, py::object out) {
-                const char* fn = "LbfgsMemory.direction_and_slope";
-                const auto g = real_array<double>(g_obj, fn, "g");
-                const double* gp = vector_arg(g, mem.n(), "LbfgsMemory.direction_and_slope: g");
-                auto result = output_arg(out, mem.n(), fn);
-                double* op = result.mutable_data();
-                require(op != gp, "out must not alias g");
-                double slope;
-                {
-                    py::gil_scoped_release release;
-                    mem.direction(gp, op, &slope);
-                }
-                return py::make_tuple(result, slope);
+                double slope = 0.0;
+                auto d = memory_vector_op(mem, g_obj, out, "LbfgsMemory.direction_and_slope",
+                                          [&](const double* g, double* o) {
+                                              mem.direction(g, o, &slope);
+                                          });
+                return py::make_tuple(d, slope);
             },
             py::arg("g"), py::arg("out") = py::none(),
             "(d, g.d): direction(g) and its slope (float32 pairs: summed in the direction's "
