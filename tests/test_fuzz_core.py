@@ -282,6 +282,10 @@ def test_lbfgs_two_loop_equals_compact_products(seed, memory, n, single):
     h2 = m.apply_h(g)
     np.testing.assert_allclose(h1, h2, rtol=1e-6 if single else 1e-9, atol=1e-12)
     np.testing.assert_allclose(m.apply_b(h2), g, rtol=1e-5 if single else 1e-8, atol=1e-9)
+    # the direction (float32 pairs: the compact form's own passes) is -H_k g, and descends
+    d, slope = m.direction_and_slope(g)
+    np.testing.assert_allclose(-d, h1, rtol=1e-6 if single else 0, atol=1e-12)
+    assert slope < 0 and slope == pytest.approx(float(g @ d), rel=1e-12)
 
 
 def _out_call(method, buffer):
