@@ -8,8 +8,10 @@ namespace toposcape::optim {
 
 namespace {
 
-constexpr int64_t kBlock = kCompactBlock;
-constexpr int kLanes = kCompactLanes;
+constexpr int64_t kBlock = 64;  // entries per block: its g and converted columns stay in L1
+constexpr int kLanes = 4;
+
+double lane_sum(const double* lanes) { return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]); }
 
 // Two or four doubles in one vector register (GCC and Clang vector extensions), so that the
 // lane sums stay in registers: four lanes as two 16-byte vectors (SSE2, NEON) or one 32-byte
@@ -179,16 +181,11 @@ bool detect_wide() { return false; }
 
 std::atomic<bool> use_wide{detect_wide()};
 
-}  // namespace
-
-bool compact_wide_vectors(int use) {
-    const bool before = use_wide.load();
-    if (use >= 0) use_wide.store(use > 0 && detect_wide());
-    return before;
-}
-
+// One block of pass 1 (at most kBlock entries, starting a multiple of kLanes entries after
+// its share's start): rows and g point at the block's first entry, the columns yc are
+// doubles, kBlock apart; adds to the lane sums (per row: s.g, y.g, then per column s.yc, y.yc).
 template <class T>
-void compact_block_products(const T* const* S, const T* const* Y, int k, const double* g,
+void block_products(const T* const* S, const T* const* Y, int k, const double* g,
                             const double* yc, int p, int64_t len, double* lanes) {
     if (use_wide.load(std::memory_order_relaxed))
         products_wide<T>(S, Y, k, g, yc, p, len, lanes);
@@ -196,17 +193,26 @@ void compact_block_products(const T* const* S, const T* const* Y, int k, const d
         products_narrow<T>(S, Y, k, g, yc, p, len, lanes);
 }
 
-void compact_lane_sums(const double* lanes, int k, int p, double* sums) {
+// The sums of compact_products from the lane sums of block_products.
+void lane_sums(const double* lanes, int k, int p, double* sums) {
     const int per_row = 2 + 2 * p;
     for (int i = 0; i < k; ++i) {
         const double* acc = lanes + static_cast<size_t>(i) * per_row * kLanes;
-        sums[i] = compact_lane_sum(acc);
-        sums[k + i] = compact_lane_sum(acc + kLanes);
+        sums[i] = lane_sum(acc);
+        sums[k + i] = lane_sum(acc + kLanes);
         for (int c = 0; c < p; ++c) {
-            sums[2 * k + 2 * k * c + i] = compact_lane_sum(acc + (2 + 2 * c) * kLanes);
-            sums[2 * k + 2 * k * c + k + i] = compact_lane_sum(acc + (3 + 2 * c) * kLanes);
+            sums[2 * k + 2 * k * c + i] = lane_sum(acc + (2 + 2 * c) * kLanes);
+            sums[2 * k + 2 * k * c + k + i] = lane_sum(acc + (3 + 2 * c) * kLanes);
         }
     }
+}
+
+}  // namespace
+
+bool compact_wide_vectors(int use) {
+    const bool before = use_wide.load();
+    if (use >= 0) use_wide.store(use > 0 && detect_wide());
+    return before;
 }
 
 template <class T>
@@ -224,10 +230,10 @@ void compact_products(const T* const* S, const T* const* Y, int k, const double*
             S_at[i] = S[i] + b0;
             Y_at[i] = Y[i] + b0;
         }
-        compact_block_products<T>(S_at.data(), Y_at.data(), k, g + b0, yc.data(), p, len,
+        block_products<T>(S_at.data(), Y_at.data(), k, g + b0, yc.data(), p, len,
                                   lanes.data());
     }
-    compact_lane_sums(lanes.data(), k, p, sums);
+    lane_sums(lanes.data(), k, p, sums);
 }
 
 namespace {
@@ -319,26 +325,14 @@ double compact_combine(const T* const* S, const T* const* Y, int k, const double
             for (int l = 0; l < kLanes; ++l) slope[l] += g[j + l] * out[j + l];
         for (int l = 0; j + l < b1; ++l) slope[l] += g[j + l] * out[j + l];
     }
-    return compact_lane_sum(slope);
+    return lane_sum(slope);
 }
 
-template void compact_block_products<float>(const float* const*, const float* const*, int,
-                                            const double*, const double*, int, int64_t,
-                                            double*);
-template void compact_block_products<double>(const double* const*, const double* const*, int,
-                                             const double*, const double*, int, int64_t,
-                                             double*);
 template void compact_products<float>(const float* const*, const float* const*, int,
                                       const double*, const float* const*, int, int64_t,
                                       int64_t, double*);
-template void compact_products<double>(const double* const*, const double* const*, int,
-                                       const double*, const double* const*, int, int64_t,
-                                       int64_t, double*);
 template double compact_combine<float>(const float* const*, const float* const*, int,
                                        const double*, double, const double*, const double*,
                                        int64_t, int64_t, double*);
-template double compact_combine<double>(const double* const*, const double* const*, int,
-                                        const double*, double, const double*, const double*,
-                                        int64_t, int64_t, double*);
 
 }  // namespace toposcape::optim

@@ -18,18 +18,10 @@
 
 namespace toposcape::optim {
 
-// Entries per block (a block's g and converted columns stay in L1) and lanes per sum.
-constexpr int64_t kCompactBlock = 64;
-constexpr int kCompactLanes = 4;
-
 // Whether pass 1 and 2 use four-lane (AVX2) vectors, chosen at load time when the processor
 // has them; use = 0 or 1 turns them off or (where available) on, -1 only asks. Returns the
 // setting before the call. For tests: the results are the same bits either way.
 bool compact_wide_vectors(int use);
-
-inline double compact_lane_sum(const double* lanes) {
-    return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-}
 
 // Pass 1 over [lo, hi): for i < k,
 //   sums[i]     = S_i . g,     sums[k + i]   = Y_i . g,
@@ -39,16 +31,6 @@ inline double compact_lane_sum(const double* lanes) {
 template <class T>
 void compact_products(const T* const* S, const T* const* Y, int k, const double* g,
                       const T* const* Yc, int p, int64_t lo, int64_t hi, double* sums);
-
-// One block of pass 1 (at most kCompactBlock entries, starting a multiple of kCompactLanes
-// entries after its share's start): the rows S[i], Y[i] and g point at the block's first
-// entry, the columns yc are doubles, kCompactBlock apart. Adds to the lane sums `lanes`:
-// per row i, kCompactLanes each, s.g, y.g, then per column s.yc, y.yc.
-template <class T>
-void compact_block_products(const T* const* S, const T* const* Y, int k, const double* g,
-                            const double* yc, int p, int64_t len, double* lanes);
-// The sums of compact_products from the lane sums of compact_block_products.
-void compact_lane_sums(const double* lanes, int k, int p, double* sums);
 
 // Pass 2 over [lo, hi): out[j] = c * g[j] + cs[0] S_0[j] + cy[0] Y_0[j] + cs[1] S_1[j] + ...,
 // added in that order. Returns the share's g.out (lanes as above, entries counted from lo),
