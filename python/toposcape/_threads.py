@@ -10,11 +10,12 @@ when they start, so this module must run before torch or MKL load (importing top
 it). Values set by the user are kept. NumPy's huge-page requests for large arrays are turned off
 too (see ``_numpy_small_pages``).
 
-GNU OpenMP (torch's CNN and the core's passes) still spins briefly, 10,000 iterations (tens of
-microseconds), before a thread sleeps: the CNN's forward and backward run dozens of short
+GNU OpenMP (torch's CNN and the core's passes) still spins for 100,000 iterations (about a
+millisecond here) before a thread sleeps: the CNN's forward and backward run dozens of short
 parallel regions back to back, and waking a sleeping thread for each costs more than that
-(the 300-evaluation CNN run: median 14.3 -> 12.6 s on 2 cores, interleaved runs). Intel
-OpenMP under PARDISO, which runs once per evaluation, does not spin.
+(BENCHMARKS.md, "Threads" and issue 15's section: the CNN run at problem A 4-6% faster than
+with 10,000 iterations, measured interleaved). Intel OpenMP under PARDISO, which runs once per
+evaluation, does not spin.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import warnings
 DEFAULTS = {
     "OMP_WAIT_POLICY": "PASSIVE",  # GNU and Intel OpenMP: idle threads sleep
     "KMP_BLOCKTIME": "0",  # Intel OpenMP (MKL PARDISO): no spin time after a region
-    "GOMP_SPINCOUNT": "10000",  # GNU OpenMP: spin ~tens of microseconds, then sleep
+    "GOMP_SPINCOUNT": "100000",  # GNU OpenMP: spin ~1 ms, then sleep
 }
 
 
