@@ -19,7 +19,7 @@ from .errors import (  # noqa: E402
 from .models.pixel import PixelObjective  # noqa: E402
 from .objective import Objective, SecondOrderObjective  # noqa: E402
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 #: ``with ts.threads(1): ...`` fixes the core's, torch's and MKL's thread counts for a block.
 threads = _threads.pinned
