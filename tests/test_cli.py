@@ -185,6 +185,33 @@ def test_evaluate_needs_a_problem(capsys):
     assert "required: problem" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--max-evals", "-5"], "argument --max-evals: must be at least 1, got -5"),
+        (["run", "--max-evals", "0"], "argument --max-evals: must be at least 1, got 0"),
+        (["run", "--max-steps", "x"], "argument --max-steps: expected an integer, got 'x'"),
+        (["run", "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+        (["evaluate", "mbb_beam_96x32_0.5", "--repeat", "0"], "argument --repeat: must be at"),
+    ],
+)
+def test_bad_counts_are_refused_before_anything_runs(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, *(["--out", str(tmp_path)] if argv[0] == "run" else [])])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.out == ""  # no run header: nothing was built
+    assert not any(tmp_path.iterdir())
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"toposcape {ts.__version__}"
+
+
 def test_optimizers_lists_presets_with_options(capsys):
     assert main(["optimizers"]) == 0
     out = capsys.readouterr().out

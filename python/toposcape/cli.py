@@ -259,11 +259,34 @@ def _save_figures(design, traj, title, design_png, curve_png) -> None:
     plt.close(fig)
 
 
+def _integer_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (refused before anything is built)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+_positive = _integer_at_least(1)
+_non_negative = _integer_at_least(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="toposcape",
         description="Fast, exact structural physics for studying topology-optimization landscapes.",
     )
+    parser.add_argument("--version", action="version", version=f"toposcape {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("problems", help="list the 116 suite problems")
@@ -284,8 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--penal", type=float, default=3.0, help="SIMP penalty (default 3)")
     e.add_argument("--solver", default="auto", help="auto, pardiso, cholmod, superlu or amg")
     e.add_argument("--densities", action="store_true", help="no volume constraint")
-    e.add_argument("--repeat", type=int, default=5, help="timed repetitions (default 5)")
-    e.add_argument("--seed", type=int, default=0, help="random seed of the evaluation point")
+    e.add_argument("--repeat", type=_positive, default=5, help="timed repetitions (default 5)")
+    e.add_argument(
+        "--seed", type=_non_negative, default=0, help="random seed of the evaluation point"
+    )
     e.set_defaults(func=_cmd_evaluate)
 
     r = sub.add_parser(
@@ -322,13 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--max-evals",
-        type=int,
+        type=_positive,
         default=None,
         help="evaluation budget (300; none when only --max-steps is given)",
     )
-    r.add_argument("--max-steps", type=int, default=None, help="step budget (none)")
+    r.add_argument("--max-steps", type=_positive, default=None, help="step budget (none)")
     r.add_argument("--penal", type=float, default=3.0, help="SIMP penalty (3)")
-    r.add_argument("--seed", type=int, default=0, help="CNN initialisation seed (0)")
+    r.add_argument("--seed", type=_non_negative, default=0, help="CNN initialisation seed (0)")
     r.add_argument(
         "--upsampling",
         choices=("bilinear", "transpose"),
