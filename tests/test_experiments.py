@@ -323,6 +323,25 @@ def test_status_command(reference_study, capsys):
     assert "done          9" in out and "pending       0" in out
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["study", "run", "spec.toml", "--workers", "0"], "--workers: must be at least 1, got 0"),
+        (["study", "status", "dir", "--errors", "-1"], "--errors: must be at least 0, got -1"),
+        (["study", "status", "dir", "--workers", "x"], "--workers: expected an integer, got 'x'"),
+        (["study", "tune", "spec.toml", "--trials", "0"], "--trials: must be at least 1, got 0"),
+        (["study", "tune", "spec.toml", "--seed", "-3"], "--seed: must be at least 0, got -3"),
+    ],
+)
+def test_study_commands_refuse_bad_counts(argv, message, capsys):
+    from toposcape.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_result_files_are_netcdf_trajectories(reference_study):
     for path in (reference_study / "runs").glob("*.nc"):
         with xr.open_dataset(path, engine="scipy") as ds:

@@ -259,7 +259,7 @@ def _save_figures(design, traj, title, design_png, curve_png) -> None:
     plt.close(fig)
 
 
-def _integer_at_least(minimum: int):
+def integer_at_least(minimum: int):
     """An argparse type: an integer >= ``minimum`` (refused before anything is built)."""
 
     def parse(text: str) -> int:
@@ -275,8 +275,8 @@ def _integer_at_least(minimum: int):
     return parse
 
 
-_positive = _integer_at_least(1)
-_non_negative = _integer_at_least(0)
+_positive = integer_at_least(1)
+_non_negative = integer_at_least(0)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..cli import integer_at_least
+
 __all__ = ["register"]
 
 
@@ -94,7 +96,9 @@ def add_executor_arguments(parser) -> None:
     """``--out``, ``--workers``, ``--executor``, ``--scheduler``: where a study's runs go and
     where they are computed (``study run`` and ``study tune`` alike)."""
     parser.add_argument("--out", default=None, help="study directory (toposcape-studies/NAME)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (all cores)")
+    parser.add_argument(
+        "--workers", type=integer_at_least(1), default=None, help="worker processes (all cores)"
+    )
     parser.add_argument(
         "--executor",
         choices=("local", "dask"),
@@ -133,9 +137,14 @@ def register(subparsers) -> None:
     s.add_argument("dir", help="study directory")
     s.add_argument("--study", default=None, help="which study of the directory (latest)")
     s.add_argument(
-        "--workers", type=int, default=None, help="workers to assume for the time estimate (1)"
+        "--workers",
+        type=integer_at_least(1),
+        default=None,
+        help="workers to assume for the time estimate (1)",
     )
-    s.add_argument("--errors", type=int, default=10, help="failed runs to list (10)")
+    s.add_argument(
+        "--errors", type=integer_at_least(0), default=10, help="failed runs to list (10)"
+    )
     s.set_defaults(func=_cmd_status)
 
     from .report import register_command as register_report

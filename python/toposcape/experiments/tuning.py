@@ -1022,10 +1022,15 @@ def register_command(subparsers) -> None:
         ),
     )
     p.add_argument("spec", help="TOML study spec with a [tune] table")
+    from ..cli import integer_at_least
     from .commands import add_executor_arguments
 
     add_executor_arguments(p)
-    p.add_argument("--trials", type=int, default=None, help="trials per case (the spec's)")
-    p.add_argument("--seed", type=int, default=None, help="sampler seed (the spec's)")
+    p.add_argument(
+        "--trials", type=integer_at_least(1), default=None, help="trials per case (the spec's)"
+    )
+    p.add_argument(
+        "--seed", type=integer_at_least(0), default=None, help="sampler seed (the spec's)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_tune)
