@@ -150,7 +150,9 @@ def pinned(threads: int | None = None, *, core: int | None = None, torch: int | 
             # torch is imported (when installed) and pinned even for a block that will not use
             # it: importing it inside the block, after MKL was pinned directly, changes the
             # last bits of later runs (a CNN run differed between the two orders).
-            torch_module = _torch_if_installed()
+            from .models import load_torch
+
+            torch_module = load_torch()
             if torch_module is not None:
                 restore.append((torch_module.set_num_threads, torch_module.get_num_threads()))
                 torch_module.set_num_threads(torch_threads)
@@ -169,17 +171,6 @@ def pinned(threads: int | None = None, *, core: int | None = None, torch: int | 
     finally:
         for setter, previous in reversed(restore):
             setter(previous)
-
-
-def _torch_if_installed():
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        return torch
-    try:
-        import torch
-    except ImportError:  # the CNN is an optional extra
-        return None
-    return torch
 
 
 def _mkl_runtime():

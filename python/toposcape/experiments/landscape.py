@@ -527,7 +527,7 @@ def analyze(
         ``grad_norm``, ``distance``, ``distance_to_final``, ``step_length``, ``grad_cosine``,
         ``grad_dot_to_final``, ``overlap``, ``curvature``; scalar ``rerun_final_loss``.
     """
-    from .. import _threads
+    from .. import _threads, models
 
     who = "analyze"
     settings = _check_settings(run_settings, who)
@@ -540,7 +540,7 @@ def analyze(
     if progress is not None:
         progress = _validate.flag(progress, "progress", who)
     if settings["model"]["kind"] != "pixel":
-        import torch  # noqa: F401 - loaded before pinning, as the engine's runner does
+        models.load_torch()  # before pinning, so torch's threads are pinned too
     with _threads.pinned(settings["threads"]):
         return _analyze(settings, options, progress)
 

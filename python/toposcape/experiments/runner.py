@@ -102,7 +102,7 @@ def execute(
     Never raises for a failing run: the error and traceback come back in the result, so the
     other runs go on. ``callback(state)`` is passed to the optimizer (progress, cancellation).
     """
-    from .. import __version__, _threads, optim
+    from .. import __version__, _threads, models, optim
     from ..optim.trajectory import Trajectory
 
     started = time.time()
@@ -123,7 +123,7 @@ def execute(
     try:
         threads = int(settings["threads"])
         if settings["model"]["kind"] != "pixel":
-            import torch  # noqa: F401 - loaded before pinning, so its threads are pinned too
+            models.load_torch()  # before pinning, so torch's threads are pinned too
         with _threads.pinned(threads):
             obj = build_objective(settings)
             options = {k: v for k, v in settings["optimizer"].items() if k != "preset"}
@@ -199,7 +199,7 @@ def _stamp(ds, key: str, meta: dict, started: float, finished: float) -> None:
 
 def _execute_analysis(key: str, settings: Mapping[str, Any], meta: dict, started: float):
     """An analysis task (:mod:`.landscape_spec`): rerun the run, analyse it, same protocol."""
-    from .. import _threads
+    from .. import _threads, models
 
     try:
         if settings["analysis"] != "landscape":
@@ -208,7 +208,7 @@ def _execute_analysis(key: str, settings: Mapping[str, Any], meta: dict, started
 
         run = settings["run"]
         if run["model"]["kind"] != "pixel":
-            import torch  # noqa: F401 - loaded before pinning, so its threads are pinned too
+            models.load_torch()  # before pinning, so torch's threads are pinned too
         with _threads.pinned(int(run["threads"])):
             ds = analyze(run, LandscapeOptions.from_dict(settings["landscape"]), progress=False)
         finished = time.time()

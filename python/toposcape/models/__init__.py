@@ -6,7 +6,26 @@ first use, so the rest of the package runs without it.
 
 from .pixel import PixelObjective
 
-__all__ = ["PixelObjective", "CNNObjective", "CNNModel", "PixelModel"]
+__all__ = ["PixelObjective", "CNNObjective", "CNNModel", "PixelModel", "load_torch"]
+
+
+def load_torch():
+    """Import torch and return it, or None when it is not installed.
+
+    The package's one door to torch outside this subpackage: thread pinning
+    (:func:`toposcape.threads`) loads it before fixing thread counts, so that torch's own
+    threads are pinned too.
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return torch
+    try:
+        import torch
+    except ImportError:  # the CNN is an optional extra
+        return None
+    return torch
 
 
 def __getattr__(name: str):
