@@ -256,6 +256,62 @@ def test_resume_after_sigkill_at_random_moments(tmp_path, reference_study):
     assert not list((out / "runs").glob(".*tmp"))
 
 
+def test_one_coordinator_at_a_time(tmp_path):
+    from toposcape.errors import StudyInUseError
+
+    out = tmp_path / "study"
+    first = Store(out)
+    try:
+        with pytest.raises(StudyInUseError, match=f"process {os.getpid()} on "):
+            Store(out)
+        # readers are not coordinators: status and reports open while a study runs
+        with Store(out, readonly=True) as reader:
+            assert reader.counts() == {"pending": 0, "running": 0, "done": 0, "failed": 0}
+        # another process is refused too, and the CLI says so without a traceback
+        spec = _write(tmp_path, _spec_text(evals=3))
+        done = subprocess.run(
+            [sys.executable, "-m", "toposcape", "study", "run", str(spec), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "is being written by process" in done.stderr
+        assert "Traceback" not in done.stderr
+    finally:
+        first.close()
+    # closing releases the directory; the study then runs there
+    report = ts.experiments.run(_spec_text(evals=3), out, workers=1, progress=False)
+    assert report.ok and report.computed == 3
+
+
+_HOLDER = """
+import sys, time
+from toposcape.experiments import Store
+store = Store(sys.argv[1])
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_coordinator_releases_the_directory(tmp_path):
+    from toposcape.errors import StudyInUseError
+
+    out = tmp_path / "study"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "holding"
+        with pytest.raises(StudyInUseError, match=f"process {proc.pid} on "):
+            Store(out)
+    finally:
+        proc.kill()
+        proc.wait()
+    with Store(out) as store:  # the lock died with its holder
+        assert store.recover() == {"in_flight": 0, "unreadable": 0}
+
+
 def test_failing_run_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
     # The memory guard makes the larger problem fail inside its worker.
     monkeypatch.setenv("TOPOSCAPE_MEMORY_LIMIT", "30000000")

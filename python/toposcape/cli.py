@@ -388,13 +388,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``toposcape`` command."""
     args = build_parser().parse_args(argv)
-    from .errors import InsufficientMemoryError
+    from .errors import InsufficientMemoryError, StudyInUseError
 
     try:
         return args.func(args)
-    except (KeyError, ValueError, TypeError, OSError, InsufficientMemoryError) as exc:
-        # Bad input (names, values, types), unwritable output, or a problem too large for
-        # memory: a message, not a traceback. Anything else is a bug and keeps its traceback.
+    except (
+        KeyError,
+        ValueError,
+        TypeError,
+        OSError,
+        InsufficientMemoryError,
+        StudyInUseError,
+    ) as exc:
+        # Bad input (names, values, types), unwritable output, a problem too large for
+        # memory, or a study directory another process is writing: a message, not a
+        # traceback. Anything else is a bug and keeps its traceback.
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"toposcape: error: {message}", file=sys.stderr)
         return 2

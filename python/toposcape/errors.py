@@ -2,7 +2,8 @@
 
 Every error that bad input can cause is a subclass of :class:`ValueError`, so code that
 already catches ``ValueError`` keeps working; the subclasses say what kind of input was wrong.
-:class:`InsufficientMemoryError` is not about bad input: it is a :class:`MemoryError`.
+:class:`InsufficientMemoryError` is not about bad input: it is a :class:`MemoryError`;
+:class:`StudyInUseError` says that another process is writing a study directory.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ __all__ = [
     "InsufficientMemoryError",
     "InvalidInputError",
     "InvalidProblemError",
+    "StudyInUseError",
     "UnderconstrainedProblemError",
     "UnknownNameError",
 ]
@@ -59,3 +61,13 @@ class InsufficientMemoryError(MemoryError):
         super().__init__(message)
         self.estimate = estimate
         self.available = available
+
+
+class StudyInUseError(RuntimeError):
+    """A study directory is being written by another coordinator (a ``toposcape study run``
+    or ``study tune`` in another process, or a store still open in this one).
+
+    One coordinator at a time writes a directory's index: it resets the runs it finds
+    "running" as left over from a killed session, which would be wrong while another
+    coordinator is computing them. Wait for the other one, or give another ``--out``.
+    """

@@ -6,18 +6,23 @@ Layout of a study directory::
                             version, summary), members (which study entry maps to which run,
                             with its seed), studies (the specs run into this directory)
     DIR/runs/<key>.nc       one result per finished run, written atomically
+    DIR/coordinator.lock    held by the process writing the index (who: its text)
 
 Only the coordinating process writes (WAL mode, so readers such as ``toposcape study status``
-never block it). A result is written (temporary file + rename) before its row says "done",
-so a kill at any moment leaves at most the runs in flight undone, and never a run counted
-twice. On opening for a new session, runs left "running" by a killed coordinator become
-"pending" again, and "done" runs whose file is missing or unreadable are redone.
+never block it), and only one at a time: a writable store holds an exclusive lock on
+``DIR/coordinator.lock`` while it is open, and a second one is refused with
+:class:`~toposcape.errors.StudyInUseError` naming the holder. A result is written (temporary
+file + rename) before its row says "done", so a kill at any moment leaves at most the runs in
+flight undone, and never a run counted twice. On opening for a new session, runs left
+"running" by a killed coordinator become "pending" again, and "done" runs whose file is
+missing or unreadable are redone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
@@ -50,6 +55,34 @@ CREATE TABLE IF NOT EXISTS studies (
     name TEXT PRIMARY KEY, spec TEXT NOT NULL, created REAL
 );
 """
+
+
+def _coordinator_lock(path: Path):
+    """Take ``path/coordinator.lock`` exclusively (``flock``; released when the returned file
+    is closed or the process dies) and write who holds it; raise StudyInUseError when held."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock, one coordinator by convention
+        return None
+    from ..errors import StudyInUseError
+
+    handle = open(path / "coordinator.lock", "a+")  # noqa: SIM115 - kept open as the lock
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StudyInUseError(
+            f"study directory {str(path)!r} is being written by {holder}: one coordinator at a "
+            "time (wait for it to finish, or write to another --out directory)"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    handle.write(f"process {os.getpid()} on {socket.gethostname()} (since {started})\n")
+    handle.flush()
+    return handle
 
 
 def _insert(db, study: str, position: int, run, seed: int) -> None:
@@ -99,6 +132,7 @@ class Store:
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self._lock = None
         index = self.path / "index.sqlite"
         if readonly:
             if not index.exists():
@@ -111,6 +145,7 @@ class Store:
             self._db = sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=30)
         else:
             (self.path / "runs").mkdir(parents=True, exist_ok=True)
+            self._lock = _coordinator_lock(self.path)
             self._db = sqlite3.connect(index, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -126,7 +161,11 @@ class Store:
             self._entry_labels = True
 
     def close(self) -> None:
+        """Close the index and, for a writable store, release the coordinator lock."""
         self._db.close()
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases its flock
+            self._lock = None
 
     def __enter__(self) -> Store:
         return self
@@ -177,7 +216,8 @@ class Store:
         """Make the index consistent after a kill; returns how many runs were reset.
 
         "running" (in flight when the coordinator died) -> "pending"; "done" whose result
-        file is missing or unreadable -> "pending".
+        file is missing or unreadable -> "pending". Every study's runs: this store holds the
+        directory's coordinator lock, so no other coordinator is computing any of them.
         """
         db = self._db
         with db:
