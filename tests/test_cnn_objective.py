@@ -131,12 +131,21 @@ def test_bad_inputs_raise_value_errors():
             with pytest.raises(ValueError, match="1 NaN or inf"):
                 call(theta)
     # finite values beyond float32's range are not refused: they round to inf in the float32
-    # CNN, whatever follows (here tanh saturates: a finite loss; elsewhere a non-finite loss
-    # the optimizers treat as a failed trial)
+    # CNN, whatever follows (here tanh saturates: a finite loss)
     theta = obj.x0
     theta[7] = 1e300
     loss, grad = obj.value_and_grad(theta)
     assert isinstance(loss, float) and grad.shape == theta.shape
+    # ... but when they reach the CNN's output, the error says so (not "theta must be finite",
+    # the physics' name for its own input)
+    theta = obj.x0
+    theta[-1] = 1e300  # the last block's offset: one pixel's logit
+    for call in (obj.value_and_grad, obj.value, obj.logits, obj.design):
+        with pytest.raises(ValueError, match="CNN's output .* has 1 NaN or inf entry of 2048"):
+            call(theta)
+    theta[-2] = -1e300
+    with pytest.raises(ValueError, match="2 NaN or inf entries of 2048: theta overflows"):
+        obj.value_and_grad(theta)
     with pytest.raises(ValueError, match="length"):
         obj.hvp(obj.x0, np.zeros(3))
     with pytest.raises(ValueError, match="dtype"):

@@ -43,6 +43,22 @@ def _synchronized(method):
     return locked
 
 
+def _finite_logits(z: np.ndarray) -> np.ndarray:
+    """``z`` (the CNN's output as float64), refused with a message about the CNN when an
+    entry overflowed: the physics would otherwise name its own input ``theta``."""
+    with np.errstate(over="ignore", invalid="ignore"):  # inf + -inf: the test's NaN
+        total = float(z.sum())
+    if not math.isfinite(total):
+        bad = int(np.count_nonzero(~np.isfinite(z)))
+        if bad:
+            raise InvalidInputError(
+                f"the CNN's output (the logits) has {bad} NaN or inf entr"
+                f"{'y' if bad == 1 else 'ies'} of {z.size}: theta overflows the network "
+                "(finite, but too large in magnitude for its precision)"
+            )
+    return z
+
+
 class _ComplianceGradient(torch.autograd.Function):
     """``g = dc/dz``; its backward is the exact Hessian-vector product ``H_z w``."""
 
@@ -67,7 +83,7 @@ class _Compliance(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z, pixel):
-        theta = z.detach().to(torch.float64).cpu().numpy().ravel()
+        theta = _finite_logits(z.detach().to(torch.float64).cpu().numpy().ravel())
         c, g = pixel.value_and_grad(theta)
         ctx.pixel = pixel
         ctx.save_for_backward(z, torch.from_numpy(g.reshape(z.shape)).to(dtype=z.dtype))
@@ -223,7 +239,7 @@ class CNNObjective:
         """The CNN's output ``z`` (H, W) at ``theta``, float64."""
         self._load(theta)
         with torch.no_grad():
-            return self.model().to(torch.float64).numpy().copy()
+            return _finite_logits(self.model().to(torch.float64).numpy().copy())
 
     @_synchronized
     def design(self, theta: np.ndarray) -> np.ndarray:
@@ -235,7 +251,7 @@ class CNNObjective:
         """Compliance at ``theta`` (no gradient: one forward pass)."""
         self._load(theta)
         with torch.no_grad():
-            z = self.model().to(torch.float64).numpy().ravel()
+            z = _finite_logits(self.model().to(torch.float64).numpy().ravel())
         return float(self.pixel.value(z))
 
     @_synchronized
