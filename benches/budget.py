@@ -216,7 +216,7 @@ def budget(code: str, repeat: int, rates: dict[str, float]) -> list[tuple[str, f
     grads = [torch.randn_like(p) for p in params]
     rows.append(
         (
-            "flatten gradient (float32 -> float64)",
+            "flatten gradient and test it finite (float32 -> float64)",
             median_time(lambda: obj._flat(grads), repeat),
             moved(4 * n, 8 * n, rates),
         )

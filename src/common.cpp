@@ -1,6 +1,8 @@
 // Bindings of cpp/common: the core's thread count and the level-1 kernels Python's optimizer
 // loops call on long vectors.
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "arrays.hpp"
 #include "common/level1.hpp"
@@ -81,6 +83,47 @@ void bind_common(py::module_& m) {
         },
         py::arg("a"), py::arg("b"),
         "(a . b, ||a||) in one pass; the same numbers as dot(a, b) and sqrt(dot(a, a))");
+    m.def(
+        "gather_finite",
+        [](py::sequence pieces_obj, py::handle out_obj) {
+            const std::string fn = "gather_finite: ";
+            auto type_check = [](bool ok, const std::string& message) {
+                if (!ok) throw py::type_error(message);
+            };
+            type_check(py::isinstance<py::array>(out_obj),
+                       fn + "out must be a float64 array, got " + describe(out_obj));
+            auto out = py::reinterpret_borrow<py::array>(out_obj);
+            type_check(out.dtype().equal(py::dtype::of<double>()),
+                       fn + "out must be a float64 array, got " + describe(out_obj));
+            require(out.ndim() == 1 && (out.flags() & py::array::c_style) && out.writeable(),
+                    fn + "out must be a writable, contiguous 1-D array");
+            std::vector<py::array> keep;  // alive while the GIL is released
+            std::vector<toposcape::GatherPiece> pieces;
+            int64_t total = 0;
+            for (py::handle item : pieces_obj) {
+                type_check(py::isinstance<py::array>(item),
+                           fn + "pieces must be NumPy arrays, got " + describe(item));
+                auto a = py::reinterpret_borrow<py::array>(item);
+                const bool single = a.dtype().equal(py::dtype::of<float>());
+                type_check(single || a.dtype().equal(py::dtype::of<double>()),
+                           fn + "pieces must be float32 or float64 arrays, got " + describe(item));
+                require(a.flags() & py::array::c_style,
+                        fn + "pieces must be C-contiguous, got a strided view");
+                pieces.push_back({a.data(), static_cast<int64_t>(a.size()), single});
+                total += a.size();
+                keep.push_back(std::move(a));
+            }
+            require(total == out.shape(0), fn + "the pieces hold " + std::to_string(total) +
+                                               " entries, out has " +
+                                               std::to_string(out.shape(0)));
+            double* op = static_cast<double*>(out.mutable_data());
+            py::gil_scoped_release release;
+            return toposcape::gather_finite_threaded(pieces.data(),
+                                                     static_cast<int64_t>(pieces.size()), op);
+        },
+        py::arg("pieces"), py::arg("out"),
+        "Concatenate float32/float64 arrays into out (float64, their total length) in one "
+        "threaded pass, the floats converted exactly; returns whether every entry is finite.");
     m.def(
         "distance",
         [](py::handle a_obj, py::handle b_obj) {

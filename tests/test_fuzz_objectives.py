@@ -27,7 +27,7 @@ from test_fuzz_strategies import (
     layouts,
     outcome,
 )
-from toposcape.errors import InsufficientMemoryError
+from toposcape.errors import InsufficientMemoryError, InvalidInputError
 
 H, W = 8, 16
 SIZE = H * W
@@ -202,25 +202,23 @@ def test_pixel_extreme_logits(logits_objective, data):
 # ------------------------------------------------------------------------------------------
 # CNNObjective
 # ------------------------------------------------------------------------------------------
-#: Finite theta that overflow the CNN: a non-finite gradient (known failure, below).
-CNN_OVERFLOW = {"max_float"}
-
-
-@given(bad_arrays((4617,), exclude=CNN_OVERFLOW))
+@given(bad_arrays((4617,)))
 def test_cnn_value_and_grad_bad_theta(cnn, case):
     assert cnn.size == 4617
     outcome(lambda: cnn.value_and_grad(case.value), case.expect, check=_check_value_and_grad(4617))
     outcome(lambda: cnn.design(case.value), case.expect, check=finite_array((H, W)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models/neural.py: a finite theta that overflows the network (an entry of 1.8e308, "
-    "or 1e300) returns a non-finite gradient instead of raising InvalidInputError",
-)
 def test_cnn_overflowing_theta(cnn):
+    # a weight of 1.8e308 in the second block: a finite forward pass whose backward pass
+    # overflows (the gradient of every earlier parameter is NaN)
     value = np.where(np.arange(4617) == 2308, np.finfo(float).max, 0.25)
-    outcome(lambda: cnn.value_and_grad(value), "any", check=_check_value_and_grad(4617))
+    with pytest.raises(InvalidInputError, match="gradient has 868 NaN or inf entries of 4617"):
+        cnn.value_and_grad(value)
+    # ... and one in the last offset: the output itself overflows
+    value = np.where(np.arange(4617) == 4616, np.finfo(float).max, 0.25)
+    with pytest.raises(InvalidInputError, match="output .* has 1 NaN or inf entry of 128"):
+        cnn.value_and_grad(value)
 
 
 @given(bad_arrays((4617,), exclude={"max_float", "huge", "-huge", "huge_mixed", "big_int"}))

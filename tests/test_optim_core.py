@@ -1005,3 +1005,53 @@ def test_fused_level1_kernels_reject_bad_arguments():
         _core.step_point_distance(a, 1.0, np.ones((5, 1)), a)
     with pytest.raises((ValueError, TypeError)):
         _core.dot_and_norm(a, "x")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("sizes", [(5, 3, 0, 7), (200_003, 1, 150_001, 8)])
+def test_gather_finite_concatenates_exactly_and_tests_finiteness(threads, sizes):
+    # The CNN's gradient flattening: float32 and float64 pieces (thread shares cross piece
+    # boundaries in the long case) into one float64 vector, floats converted exactly.
+    rng = np.random.default_rng(5)
+    pieces = [
+        rng.standard_normal(n).astype(np.float32 if k % 2 == 0 else np.float64)
+        for k, n in enumerate(sizes)
+    ]
+    expected = np.concatenate([p.astype(np.float64) for p in pieces])
+    out = np.full(expected.size, 7.0)
+    try:
+        _core.set_num_threads(threads)
+        assert _core.gather_finite(pieces, out) is True
+        np.testing.assert_array_equal(out, expected)
+        for bad in (np.inf, -np.inf, np.nan):  # one entry anywhere: the last, the first
+            for k in (len(pieces) - 1, 0):
+                piece = pieces[k]
+                index = piece.size - 1 if k else 0
+                keep = piece[index]
+                piece[index] = bad
+                assert _core.gather_finite(pieces, out) is False
+                piece[index] = keep
+        # finite extremes stay finite (max_float - max_float = 0)
+        pieces[1][0] = np.finfo(np.float64).max
+        pieces[0][-1] = np.finfo(np.float32).max
+        assert _core.gather_finite(pieces, out) is True
+    finally:
+        _core.set_num_threads(0)
+
+
+def test_gather_finite_rejects_bad_arguments():
+    a = np.ones(3, np.float32)
+    with pytest.raises(ValueError, match="hold 3 entries, out has 4"):
+        _core.gather_finite([a], np.empty(4))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _core.gather_finite([np.ones(6, np.float32)[::2]], np.empty(3))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _core.gather_finite([np.ones(3, np.int64)], np.empty(3))
+    with pytest.raises(TypeError, match="NumPy arrays"):
+        _core.gather_finite([[1.0, 2.0, 3.0]], np.empty(3))
+    with pytest.raises(TypeError, match="float64 array"):
+        _core.gather_finite([a], np.empty(3, np.float32))
+    with pytest.raises(ValueError, match="writable"):
+        out = np.empty(3)
+        out.flags.writeable = False
+        _core.gather_finite([a], out)

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -152,6 +153,53 @@ void dot_and_square_threaded(const double* a, const double* b, int64_t n, double
         *ab += partial[2 * t];
         *aa += partial[2 * t + 1];
     }
+}
+
+namespace {
+
+// Copies src[0, n) to out as doubles and returns the sum of x - x: 0 when every entry is
+// finite, NaN otherwise (inf - inf and NaN - NaN are NaN; no fast-math, so it is not folded).
+template <class T>
+double copy_and_flag(const T* src, double* out, int64_t n) {
+    double flag = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const double x = static_cast<double>(src[i]);
+        out[i] = x;
+        flag += x - x;
+    }
+    return flag;
+}
+
+// Gathers out[lo, hi) from the pieces; returns the finiteness flag of those entries.
+double gather_range(const GatherPiece* pieces, int64_t count, double* out, int64_t lo,
+                    int64_t hi) {
+    double flag = 0.0;
+    int64_t start = 0;
+    for (int64_t p = 0; p < count && start < hi; ++p) {
+        const int64_t end = start + pieces[p].n;
+        const int64_t a = std::max(lo, start), b = std::min(hi, end);
+        if (a < b) {
+            if (pieces[p].single) {
+                const float* src = static_cast<const float*>(pieces[p].data) + (a - start);
+                flag += copy_and_flag(src, out + a, b - a);
+            } else {
+                const double* src = static_cast<const double*>(pieces[p].data) + (a - start);
+                flag += copy_and_flag(src, out + a, b - a);
+            }
+        }
+        start = end;
+    }
+    return flag;
+}
+
+}  // namespace
+
+bool gather_finite_threaded(const GatherPiece* pieces, int64_t count, double* out) {
+    int64_t n = 0;
+    for (int64_t p = 0; p < count; ++p) n += pieces[p].n;
+    const double flag = threaded_sum(
+        n, [&](int64_t lo, int64_t hi) { return gather_range(pieces, count, out, lo, hi); });
+    return flag == 0.0;
 }
 
 double step_point_distance_threaded(const double* base, double step, const double* d,

@@ -36,6 +36,18 @@ void dot_and_square_threaded(const double* a, const double* b, int64_t n, double
 double step_point_distance_threaded(const double* base, double step, const double* d,
                                     const double* ref, double* out, int64_t n);
 
+// One piece of a gathered vector: `n` entries of float (single) or double at `data`.
+struct GatherPiece {
+    const void* data;
+    int64_t n;
+    bool single;
+};
+// Concatenates the pieces into out (their total length), converting floats to double
+// (exact), in one pass over the core's threads; returns whether every entry is finite. The
+// CNN's gradient, one tensor per parameter group, becomes the optimizer's float64 vector this
+// way, and a gradient that overflowed is caught in the same pass.
+bool gather_finite_threaded(const GatherPiece* pieces, int64_t count, double* out);
+
 // dot() over a stored row of doubles or floats and a double vector, accumulated in double
 // in the order of dot(), so that double storage gives exactly dot().
 template <class A, class B>

@@ -20,7 +20,7 @@ import threading
 import numpy as np
 import torch
 
-from .. import _validate
+from .. import _core, _validate
 from ..errors import InvalidInputError
 from .cnn import CNNModel
 from .pixel import PixelObjective
@@ -222,17 +222,13 @@ class CNNObjective:
         if buffer is None or not math.isfinite(float(buffer.sum())):
             self._vector(theta, "theta")
 
-    def _flat(self, tensors) -> np.ndarray:
-        # Each tensor cast straight into its slice of a fresh float64 array: one pass, no
-        # concatenated temporary in the model's dtype.
+    def _flat(self, tensors) -> tuple[np.ndarray, bool]:
+        """The tensors concatenated into a fresh float64 vector, and whether it is finite: one
+        threaded pass of the core (each tensor converted straight into its slice, no
+        temporary in the model's dtype), the finiteness test folded into it."""
         out = np.empty(self.size)
-        flat = torch.from_numpy(out)
-        offset = 0
-        for t in tensors:
-            n = t.numel()
-            flat[offset : offset + n].copy_(t.reshape(-1))
-            offset += n
-        return out
+        finite = _core.gather_finite([t.detach().reshape(-1).numpy() for t in tensors], out)
+        return out, finite
 
     @_synchronized
     def logits(self, theta: np.ndarray) -> np.ndarray:
@@ -260,7 +256,16 @@ class CNNObjective:
         self._load(theta)
         loss = compliance_of_logits(self.model(), self.pixel)
         grads = torch.autograd.grad(loss, self._params)
-        return float(loss.item()), self._flat(grads)
+        gradient, finite = self._flat(grads)
+        if not finite:
+            bad = int(np.count_nonzero(~np.isfinite(gradient)))
+            raise InvalidInputError(
+                f"the CNN's gradient has {bad} NaN or inf entr{'y' if bad == 1 else 'ies'} of "
+                f"{gradient.size} at a finite loss: theta overflows the network's backward "
+                f"pass (finite, but too large in magnitude for its precision: max |theta| = "
+                f"{float(np.max(np.abs(theta))):.3g})"
+            )
+        return float(loss.item()), gradient
 
     @_synchronized
     def hvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -278,7 +283,7 @@ class CNNObjective:
             offset += n
         gv = sum((g * piece).sum() for g, piece in zip(grads, pieces, strict=True))
         hv = torch.autograd.grad(gv, self._params)
-        return self._flat(hv)
+        return self._flat(hv)[0]
 
     @_synchronized
     def hvp_at(self, theta: np.ndarray):
